@@ -1,0 +1,1 @@
+"""Thin resolvers: authorize, call one service, return a schema type."""

@@ -1,0 +1,68 @@
+"""Signed access tokens (JWT, HS256) with joserfc, the JOSE library of the Authlib project."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from api.errors import Unauthenticated
+from api.settings import Settings
+
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    username: str
+    expires_at: int
+
+
+class TokenIssuer:
+    def __init__(self, settings: Settings) -> None:
+        self._key = OctKey.import_key(settings.jwt_secret.get_secret_value())
+        self._issuer = settings.jwt_issuer
+        self._ttl = settings.jwt_ttl_seconds
+        self._registry = jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": self._issuer},
+            sub={"essential": True},
+            exp={"essential": True},
+        )
+
+    def issue(self, user_id: uuid.UUID, username: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self._issuer,
+            "sub": str(user_id),
+            "name": username,
+            "iat": now,
+            "exp": now + self._ttl,
+        }
+        return jwt.encode({"alg": _ALGORITHM}, claims, self._key, algorithms=[_ALGORITHM])
+
+    def verify(self, token: str) -> TokenClaims:
+        """The claims of a valid token; `Unauthenticated` for a malformed, tampered or expired one."""
+        try:
+            decoded = jwt.decode(token, self._key, algorithms=[_ALGORITHM])
+            self._registry.validate(decoded.claims)
+            return TokenClaims(
+                user_id=uuid.UUID(decoded.claims["sub"]),
+                username=str(decoded.claims.get("name", "")),
+                expires_at=int(decoded.claims["exp"]),
+            )
+        except (JoseError, ValueError, KeyError) as exc:
+            raise Unauthenticated("invalid or expired token") from exc
+
+    def verify_header(self, authorization: str | None) -> TokenClaims:
+        """Claims from an `Authorization: Bearer <token>` value."""
+        if not authorization:
+            raise Unauthenticated("missing bearer token")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("expected 'Authorization: Bearer <token>'")
+        return self.verify(token.strip())

@@ -1,0 +1,180 @@
+"""`flowdesk`: run the API, a worker, the migrations, or the whole development stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import uvicorn
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from api.app import create_app
+from api.auth.tokens import TokenIssuer
+from api.db import create_engine, create_sessionmaker
+from api.embedded import EmbeddedStack
+from api.events import EventBus
+from api.migrate import upgrade
+from api.services.definitions import DefinitionService
+from api.services.users import UserService
+from api.settings import Settings
+from api.temporal import connect_temporal
+from workers.worker import build_worker
+
+log = logging.getLogger("flowdesk")
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+async def serve_api(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", lifespan="on"
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def run_worker(settings: Settings) -> None:
+    engine = create_engine(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        client = await connect_temporal(settings)
+        bus = EventBus(redis, settings.event_channel_prefix)
+        async with build_worker(client, settings, create_sessionmaker(engine), bus) as worker:
+            log.info("worker polling task queue %r", settings.task_queue)
+            await asyncio.Event().wait()
+            del worker
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def bootstrap(settings: Settings, *, templates: Path = TEMPLATES) -> tuple[str, str | None]:
+    """Migrate, make sure an admin exists, deploy the shipped templates (a template whose
+    document did not change keeps its version).
+
+    Returns the admin's username and, when this call made the admin with a generated
+    password, that password."""
+    await upgrade(settings.database_url)
+    engine = create_engine(settings)
+    try:
+        sessions = create_sessionmaker(engine)
+        users = UserService(sessions, TokenIssuer(settings))
+        username = settings.admin_username or "admin"
+        chosen = settings.admin_password.get_secret_value() if settings.admin_password else None
+        password = chosen or secrets.token_urlsafe(12)
+        admin, created = await users.ensure_admin(username, password)
+        definitions = DefinitionService(sessions)
+        for document in read_templates(templates):
+            await definitions.deploy(document, admin.id)
+        return username, (password if created and chosen is None else None)
+    finally:
+        await engine.dispose()
+
+
+def read_templates(folder: Path = TEMPLATES) -> list[dict[str, object]]:
+    return [orjson.loads(path.read_bytes()) for path in sorted(folder.glob("*.json"))]
+
+
+def _dev_secret(home: Path) -> str:
+    """The dev stack's JWT secret, kept in its home so tokens survive a restart."""
+    path = home / "jwt-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+async def run_dev(settings: Settings) -> None:
+    """The whole stack in one foreground process; Ctrl-C stops every part of it."""
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    stack = EmbeddedStack(home)
+    try:
+        urls = await stack.start()
+        settings = settings.model_copy(
+            update={
+                "database_url": urls.database_url,
+                "redis_url": urls.redis_url,
+                "temporal_address": urls.temporal_address,
+                "jwt_secret": SecretStr(_dev_secret(home)),
+                "graphiql": True,
+                "introspection": True,
+            }
+        )
+        username, password = await bootstrap(settings)
+        print(f"Flowdesk is up: GraphiQL at http://{settings.host}:{settings.port}/graphql", flush=True)
+        if password is not None:
+            print(f"Admin user created: {username} / {password} (shown once)", flush=True)
+        else:
+            print(f"Admin user: {username}", flush=True)
+        worker = asyncio.create_task(run_worker(settings))
+        try:
+            await serve_api(settings)  # returns on Ctrl-C
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+    finally:
+        stack.stop()
+
+
+async def add_user(settings: Settings, args: argparse.Namespace) -> None:
+    engine = create_engine(settings)
+    try:
+        users = UserService(create_sessionmaker(engine), TokenIssuer(settings))
+        user = await users.create_user(
+            args.username,
+            args.password,
+            display_name=args.display_name,
+            email=args.email,
+            groups=args.group,
+            roles=["admin"] if args.admin else [],
+        )
+        print(f"created user {user.username} ({user.id})")
+    finally:
+        await engine.dispose()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="flowdesk", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("api", help="serve the GraphQL API")
+    commands.add_parser("worker", help="run a Temporal worker")
+    commands.add_parser("migrate", help="migrate the database to the newest schema")
+    commands.add_parser("dev", help="embedded PostgreSQL, Redis and Temporal, the API and a worker")
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--password", required=True)
+    add.add_argument("--display-name")
+    add.add_argument("--email")
+    add.add_argument("--group", action="append", default=[], help="a group key; repeatable")
+    add.add_argument("--admin", action="store_true", help="give the admin role")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("FLOWDESK_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    match args.command:
+        case "api":
+            asyncio.run(serve_api(settings))
+        case "worker":
+            asyncio.run(run_worker(settings))
+        case "migrate":
+            asyncio.run(upgrade(settings.database_url))
+        case "dev":
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(run_dev(settings))
+        case "user":
+            asyncio.run(add_user(settings, args))
+    sys.exit(0)

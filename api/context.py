@@ -1,0 +1,98 @@
+"""What every resolver receives: the caller, the services and this request's DataLoaders.
+
+Never a shared database session: Strawberry resolves sibling fields concurrently, and one
+AsyncSession must not be used by concurrent tasks. Services open their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from temporalio.client import Client
+
+from api.auth.principal import Principal
+from api.auth.tokens import TokenIssuer
+from api.db import SessionMaker
+from api.errors import FlowdeskError, Unauthenticated
+from api.events import EventBus
+from api.loaders import Loaders, build_loaders
+from api.services.definitions import DefinitionService
+from api.services.history import HistoryService
+from api.services.instances import InstanceService
+from api.services.tasks import TaskService
+from api.services.users import UserService
+from api.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Process-wide singletons, built once at start-up."""
+
+    settings: Settings
+    sessions: SessionMaker
+    temporal: Client
+    redis: Redis
+    bus: EventBus
+    tokens: TokenIssuer
+    users: UserService
+    definitions: DefinitionService
+    instances: InstanceService
+    tasks: TaskService
+    history: HistoryService
+
+    @classmethod
+    def build(
+        cls, settings: Settings, sessions: SessionMaker, temporal: Client, redis: Redis
+    ) -> Services:
+        tokens = TokenIssuer(settings)
+        bus = EventBus(redis, settings.event_channel_prefix)
+        definitions = DefinitionService(sessions)
+        return cls(
+            settings=settings,
+            sessions=sessions,
+            temporal=temporal,
+            redis=redis,
+            bus=bus,
+            tokens=tokens,
+            users=UserService(sessions, tokens),
+            definitions=definitions,
+            instances=InstanceService(sessions, temporal, settings, definitions),
+            tasks=TaskService(sessions, temporal, bus),
+            history=HistoryService(sessions),
+        )
+
+    def loaders(self) -> Loaders:
+        return build_loaders(
+            self.sessions, self.definitions, self.instances, self.tasks, self.history
+        )
+
+
+@dataclass
+class RequestContext:
+    services: Services
+    loaders: Loaders
+    principal: Principal | None = None
+    # Why the credentials sent were refused; raised only when an operation needs a caller,
+    # so that `login` works whatever header a client still sends.
+    auth_error: FlowdeskError | None = None
+    # Set by Strawberry from a websocket's connection_init payload.
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    def require_user(self) -> Principal:
+        """The authenticated caller; every operation but `login` needs one."""
+        if self.principal is None:
+            raise self.auth_error or Unauthenticated(
+                "authentication required: send 'Authorization: Bearer <token>'"
+            )
+        return self.principal
+
+    async def authenticate(self, authorization: str | None) -> None:
+        """Resolve the caller from an `Authorization` value; remembers a refusal."""
+        if not authorization:
+            return
+        try:
+            claims = self.services.tokens.verify_header(authorization)
+            self.principal = await self.services.users.principal(claims.user_id)
+        except FlowdeskError as exc:
+            self.auth_error = exc

@@ -1,0 +1,25 @@
+"""Opaque Relay cursors: base64 of a small JSON array of the sort key of a row."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+
+from api.errors import BadUserInput
+
+
+def encode_cursor(*values: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode()
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
+        raise BadUserInput("invalid cursor", field="after") from exc
+    if not isinstance(values, list) or len(values) != arity:
+        raise BadUserInput("invalid cursor", field="after")
+    return values

@@ -1,0 +1,25 @@
+"""The database engine and the sessionmaker every service opens its transaction from."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.settings import Settings
+
+SessionMaker = async_sessionmaker[AsyncSession]
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
+    # expire_on_commit=False: services return rows after committing, and the
+    # resolvers read them outside the transaction.
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

@@ -1,0 +1,100 @@
+"""Per-request DataLoaders: every nested relation costs one statement per kind, whatever
+the page size."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from strawberry.dataloader import DataLoader
+
+from api.db import SessionMaker
+from api.models import (
+    Group,
+    HistoryEvent,
+    Membership,
+    ProcessDefinition,
+    ProcessInstance,
+    Task,
+    User,
+)
+from api.services.definitions import DefinitionService
+from api.services.history import HistoryService
+from api.services.instances import InstanceService
+from api.services.tasks import TaskService
+
+
+@dataclass(frozen=True)
+class Loaders:
+    user: DataLoader[uuid.UUID, User | None]
+    groups_of_user: DataLoader[uuid.UUID, list[Group]]
+    members_of_group: DataLoader[str, list[User]]
+    definition: DataLoader[uuid.UUID, ProcessDefinition | None]
+    instance: DataLoader[uuid.UUID, ProcessInstance | None]
+    tasks_of_instance: DataLoader[uuid.UUID, list[Task]]
+    history_of_instance: DataLoader[uuid.UUID, list[HistoryEvent]]
+
+
+def build_loaders(
+    sessions: SessionMaker,
+    definitions: DefinitionService,
+    instances: InstanceService,
+    tasks: TaskService,
+    history: HistoryService,
+) -> Loaders:
+    async def users(ids: Sequence[uuid.UUID]) -> list[User | None]:
+        async with sessions() as session:
+            found = {u.id: u for u in await session.exec(select(User).where(col(User.id).in_(ids)))}
+        return [found.get(i) for i in ids]
+
+    async def groups_of_users(ids: Sequence[uuid.UUID]) -> list[list[Group]]:
+        async with sessions() as session:
+            rows = await session.exec(
+                select(Membership.user_id, Group)
+                .join(Group, col(Group.key) == Membership.group_key)
+                .where(col(Membership.user_id).in_(ids))
+                .order_by(col(Group.key))
+            )
+            grouped: dict[uuid.UUID, list[Group]] = {i: [] for i in ids}
+            for user_id, group in rows:
+                grouped[user_id].append(group)
+        return [grouped[i] for i in ids]
+
+    async def members_of_groups(keys: Sequence[str]) -> list[list[User]]:
+        async with sessions() as session:
+            rows = await session.exec(
+                select(Membership.group_key, User)
+                .join(User, col(User.id) == Membership.user_id)
+                .where(col(Membership.group_key).in_(keys))
+                .order_by(col(User.username))
+            )
+            grouped: dict[str, list[User]] = {k: [] for k in keys}
+            for key, user in rows:
+                grouped[key].append(user)
+        return [grouped[k] for k in keys]
+
+    async def definitions_by_id(ids: Sequence[uuid.UUID]) -> list[ProcessDefinition | None]:
+        return await definitions.by_ids(list(ids))
+
+    async def instances_by_id(ids: Sequence[uuid.UUID]) -> list[ProcessInstance | None]:
+        return await instances.by_ids(list(ids))
+
+    async def tasks_by_instance(ids: Sequence[uuid.UUID]) -> list[list[Task]]:
+        grouped = await tasks.for_instances(list(ids))
+        return [grouped[i] for i in ids]
+
+    async def history_by_instance(ids: Sequence[uuid.UUID]) -> list[list[HistoryEvent]]:
+        grouped = await history.for_instances(list(ids))
+        return [grouped[i] for i in ids]
+
+    return Loaders(
+        user=DataLoader(users),
+        groups_of_user=DataLoader(groups_of_users),
+        members_of_group=DataLoader(members_of_groups),
+        definition=DataLoader(definitions_by_id),
+        instance=DataLoader(instances_by_id),
+        tasks_of_instance=DataLoader(tasks_by_instance),
+        history_of_instance=DataLoader(history_by_instance),
+    )

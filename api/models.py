@@ -1,0 +1,203 @@
+"""SQLModel tables: the read model GraphQL serves. Changed only through Alembic migrations."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlmodel import Field, SQLModel
+
+from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
+
+# Constraint names are fixed so that migrations and models stay comparable.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> sa.Enum:
+    # VARCHAR plus a CHECK constraint: adding a member later is a plain migration,
+    # not an ALTER TYPE that cannot run inside a transaction.
+    return sa.Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+def _tz(**kwargs: Any) -> sa.Column[Any]:
+    return sa.Column(sa.DateTime(timezone=True), **kwargs)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    username: str = Field(sa_column=sa.Column(sa.String(150), nullable=False, unique=True))
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    password_hash: str = Field(max_length=200)
+    roles: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(pg.ARRAY(sa.String(64)), nullable=False, server_default="{}"),
+    )
+    created_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "groups"
+
+    key: str = Field(primary_key=True, max_length=150)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    group_key: str = Field(
+        foreign_key="groups.key", primary_key=True, max_length=150, ondelete="CASCADE", index=True
+    )
+
+
+class ProcessDefinition(SQLModel, table=True):
+    __tablename__ = "process_definitions"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    key: str = Field(max_length=150)
+    version: int
+    name: str = Field(max_length=200)
+    spec: dict[str, Any] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
+    checksum: str = Field(max_length=64)
+    suspended: bool = False
+    deployed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    deployed_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+
+
+class ProcessInstance(SQLModel, table=True):
+    __tablename__ = "process_instances"
+
+    id: uuid.UUID = Field(primary_key=True)
+    definition_id: uuid.UUID = Field(foreign_key="process_definitions.id", index=True)
+    business_key: str | None = Field(default=None, max_length=200, index=True)
+    status: InstanceStatus = Field(
+        sa_column=sa.Column(_enum(InstanceStatus, "instance_status"), nullable=False)
+    )
+    variables: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
+    )
+    started_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # The last transition applied, so an activity retried by Temporal applies it once.
+    step: int = 0
+    # The last history sequence number handed out for this instance.
+    last_seq: int = 0
+    incident: str | None = None
+    started_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+    ended_at: datetime | None = Field(default=None, sa_column=_tz(nullable=True))
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # The two inbox lookups, over open tasks only (see DESIGN.md: a partial index keeps the
+        # page flat as closed tasks pile up).
+        sa.Index(
+            "ix_tasks_open_assignee",
+            "assignee_id",
+            sa.text("created_at DESC"),
+            sa.text("id DESC"),
+            postgresql_where=sa.text(
+                "status IN ('CREATED', 'CLAIMED') AND assignee_id IS NOT NULL"
+            ),
+        ),
+        sa.Index(
+            "ix_tasks_open_candidate_groups",
+            "candidate_groups",
+            postgresql_using="gin",
+            postgresql_where=sa.text("status IN ('CREATED', 'CLAIMED') AND assignee_id IS NULL"),
+        ),
+        sa.Index(
+            "ix_tasks_open_candidate_users",
+            "candidate_users",
+            postgresql_using="gin",
+            postgresql_where=sa.text("status IN ('CREATED', 'CLAIMED') AND assignee_id IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    instance_id: uuid.UUID = Field(foreign_key="process_instances.id", index=True)
+    node_id: str = Field(max_length=150)
+    name: str = Field(max_length=200)
+    status: TaskStatus = Field(
+        sa_column=sa.Column(_enum(TaskStatus, "task_status"), nullable=False)
+    )
+    assignee_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    candidate_users: list[uuid.UUID] = Field(
+        default_factory=list,
+        sa_column=sa.Column(pg.ARRAY(sa.Uuid), nullable=False, server_default="{}"),
+    )
+    candidate_groups: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(pg.ARRAY(sa.String(150)), nullable=False, server_default="{}"),
+    )
+    priority: int = 50
+    due_at: datetime | None = Field(default=None, sa_column=_tz(nullable=True))
+    form: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(pg.JSONB, nullable=True))
+    version: int = 1
+    created_at: datetime = Field(sa_column=_tz(nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=_tz(nullable=True))
+    completed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+
+
+class PendingCompletion(SQLModel, table=True):
+    """Outbox: a task won in PostgreSQL whose Temporal update has not landed yet."""
+
+    __tablename__ = "pending_completions"
+
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", primary_key=True, ondelete="CASCADE")
+    instance_id: uuid.UUID = Field(foreign_key="process_instances.id")
+    actor_id: uuid.UUID = Field(foreign_key="users.id")
+    variables: dict[str, Any] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
+    previous_status: TaskStatus = Field(
+        sa_column=sa.Column(_enum(TaskStatus, "task_status"), nullable=False)
+    )
+    created_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+
+
+class HistoryEvent(SQLModel, table=True):
+    """Append-only execution trace; its id is the cursor of the task event stream."""
+
+    __tablename__ = "history_events"
+    __table_args__ = (sa.UniqueConstraint("instance_id", "seq"),)
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
+    instance_id: uuid.UUID = Field(foreign_key="process_instances.id")
+    seq: int
+    type: HistoryEventType = Field(
+        sa_column=sa.Column(_enum(HistoryEventType, "history_event_type"), nullable=False)
+    )
+    node_id: str | None = Field(default=None, max_length=150)
+    task_id: uuid.UUID | None = Field(default=None, index=True)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    at: datetime = Field(sa_column=_tz(nullable=False))
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
+    )

@@ -1,0 +1,173 @@
+"""Deploying, versioning and reading process definitions."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from api.db import SessionMaker
+from api.errors import BadUserInput, NotFound
+from api.jsonschemas import schema_problem
+from api.models import ProcessDefinition
+from engine.definition import Definition
+from engine.validation import DefinitionInvalid, Problem, parse_definition
+
+
+def definition_problems(raw: dict[str, Any]) -> list[Problem]:
+    """Everything wrong with `raw`: the engine's checks, then the JSON Schemas it carries."""
+    try:
+        definition = parse_definition(raw)
+    except DefinitionInvalid as exc:
+        return list(exc.problems)
+    problems = []
+    if definition.variables is not None and (why := schema_problem(definition.variables)):
+        problems.append(Problem(path="variables", message=f"not a valid JSON Schema: {why}"))
+    for index, node in enumerate(definition.nodes):
+        if node.form is not None and (why := schema_problem(node.form)):
+            problems.append(
+                Problem(
+                    path=f"nodes[{index}].form",
+                    node_id=node.id,
+                    message=f"not a valid JSON Schema: {why}",
+                )
+            )
+    return problems
+
+
+def problems_error(problems: list[Problem]) -> BadUserInput:
+    return BadUserInput(
+        f"the definition has {len(problems)} problem(s): "
+        + "; ".join(f"{p.path}: {p.message}" for p in problems),
+        problems=[{"path": p.path, "nodeId": p.node_id, "message": p.message} for p in problems],
+    )
+
+
+def checksum(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@lru_cache(maxsize=512)
+def _parsed(definition_id: uuid.UUID, spec_json: bytes) -> Definition:
+    return parse_definition(orjson.loads(spec_json))
+
+
+def parsed(row: ProcessDefinition) -> Definition:
+    """The engine model of a deployed row, parsed once per process (rows never change)."""
+    return _parsed(row.id, orjson.dumps(row.spec))
+
+
+class DefinitionService:
+    def __init__(self, sessions: SessionMaker) -> None:
+        self._sessions = sessions
+
+    async def deploy(self, raw: Any, deployed_by: uuid.UUID | None) -> ProcessDefinition:
+        """Validate fully, then store as the key's next version. Deploying the same
+        document again returns the current version instead of minting a copy."""
+        if not isinstance(raw, dict):
+            raise BadUserInput("the definition must be a JSON object")
+        problems = definition_problems(raw)
+        if problems:
+            raise problems_error(problems)
+        definition = parse_definition(raw)
+        spec = definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+        digest = checksum(spec)
+        async with self._sessions() as session, session.begin():
+            # Versions of one key are numbered one at a time.
+            await session.exec(
+                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(definition.key)))
+            )
+            latest = await self._latest(session, definition.key)
+            if latest is not None and latest.checksum == digest:
+                return latest
+            row = ProcessDefinition(
+                key=definition.key,
+                version=(latest.version + 1) if latest else 1,
+                name=definition.name,
+                spec=spec,
+                checksum=digest,
+                deployed_by=deployed_by,
+            )
+            session.add(row)
+        return row
+
+    async def get(self, key: str, version: int | None = None) -> ProcessDefinition:
+        async with self._sessions() as session:
+            if version is None:
+                row = await self._latest(session, key)
+            else:
+                row = (
+                    await session.exec(
+                        select(ProcessDefinition).where(
+                            ProcessDefinition.key == key, ProcessDefinition.version == version
+                        )
+                    )
+                ).first()
+        if row is None:
+            suffix = f" version {version}" if version is not None else ""
+            raise NotFound(f"no process definition '{key}'{suffix}")
+        return row
+
+    async def by_ids(self, ids: list[uuid.UUID]) -> list[ProcessDefinition | None]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(ProcessDefinition).where(col(ProcessDefinition.id).in_(ids))
+            )
+            found = {r.id: r for r in rows}
+        return [found.get(i) for i in ids]
+
+    async def page(
+        self, *, key: str | None, latest_only: bool, after: tuple[str, int] | None, limit: int
+    ) -> list[ProcessDefinition]:
+        """Definitions by key, then newest version first; `after` is the (key, version) of
+        the previous page's last row."""
+        query = select(ProcessDefinition)
+        if key is not None:
+            query = query.where(ProcessDefinition.key == key)
+        if latest_only:
+            newest = (
+                sa.select(
+                    ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("version")
+                )
+                .group_by(ProcessDefinition.key)
+                .subquery()
+            )
+            query = query.join(
+                newest,
+                sa.and_(
+                    col(ProcessDefinition.key) == newest.c.key,
+                    col(ProcessDefinition.version) == newest.c.version,
+                ),
+            )
+        if after is not None:
+            after_key, after_version = after
+            query = query.where(
+                sa.or_(
+                    col(ProcessDefinition.key) > after_key,
+                    sa.and_(
+                        col(ProcessDefinition.key) == after_key,
+                        col(ProcessDefinition.version) < after_version,
+                    ),
+                )
+            )
+        query = query.order_by(
+            col(ProcessDefinition.key), col(ProcessDefinition.version).desc()
+        ).limit(limit)
+        async with self._sessions() as session:
+            return list((await session.exec(query)).all())
+
+    @staticmethod
+    async def _latest(session: Any, key: str) -> ProcessDefinition | None:
+        result = await session.exec(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == key)
+            .order_by(col(ProcessDefinition.version).desc())
+            .limit(1)
+        )
+        row: ProcessDefinition | None = result.first()
+        return row

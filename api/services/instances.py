@@ -1,0 +1,119 @@
+"""Starting and reading process instances."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api.auth.principal import Principal
+from api.db import SessionMaker
+from api.errors import BadUserInput, Conflict, NotFound
+from api.jsonschemas import validation_errors
+from api.models import ProcessInstance, Task
+from api.services.definitions import DefinitionService, parsed
+from api.settings import Settings
+from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
+
+
+class InstanceService:
+    def __init__(
+        self,
+        sessions: SessionMaker,
+        temporal: Client,
+        settings: Settings,
+        definitions: DefinitionService,
+    ) -> None:
+        self._sessions = sessions
+        self._temporal = temporal
+        self._settings = settings
+        self._definitions = definitions
+
+    async def start(
+        self,
+        key: str,
+        *,
+        version: int | None,
+        business_key: str | None,
+        variables: Any,
+        initiator: Principal,
+    ) -> ProcessInstance:
+        """Start an instance and return it once its first step is written.
+
+        Nothing is written here: the workflow's first transition creates the row, so a
+        rejected start leaves no instance and no workflow behind."""
+        row = await self._definitions.get(key, version)
+        if row.suspended:
+            raise Conflict(f"process definition '{key}' version {row.version} is suspended")
+        variables = {} if variables is None else variables
+        if not isinstance(variables, dict):
+            raise BadUserInput("variables must be a JSON object")
+        errors = validation_errors(parsed(row).variables, variables)
+        if errors:
+            raise BadUserInput(_describe(errors), fields=errors)
+        instance_id = str(uuid.uuid4())
+        start = WithStartWorkflowOperation(
+            WORKFLOW_NAME,
+            ProcessInput(
+                instance_id=instance_id,
+                definition_id=str(row.id),
+                spec=row.spec,
+                variables=variables,
+                business_key=business_key,
+                initiator=initiator.username,
+                initiator_id=str(initiator.id),
+            ),
+            id=workflow_id(instance_id),
+            task_queue=self._settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        await self._temporal.execute_update_with_start_workflow(
+            UPDATE_STARTED, start_workflow_operation=start, result_type=str
+        )
+        return await self.get(uuid.UUID(instance_id))
+
+    async def get(self, instance_id: uuid.UUID) -> ProcessInstance:
+        async with self._sessions() as session:
+            row = await session.get(ProcessInstance, instance_id)
+        if row is None:
+            raise NotFound("no such process instance")
+        return row
+
+    async def by_ids(self, ids: list[uuid.UUID]) -> list[ProcessInstance | None]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(ProcessInstance).where(col(ProcessInstance.id).in_(ids))
+            )
+            found = {r.id: r for r in rows}
+        return [found.get(i) for i in ids]
+
+    async def visible(self, principal: Principal, rows: list[ProcessInstance]) -> set[uuid.UUID]:
+        """The instances among `rows` the caller may read: admins all; others those they
+        started or hold, held, or may claim a task of."""
+        if principal.is_admin:
+            return {r.id for r in rows}
+        mine = {r.id for r in rows if r.started_by == principal.id}
+        others = [r.id for r in rows if r.id not in mine]
+        if not others:
+            return mine
+        involved = sa.or_(
+            col(Task.assignee_id) == principal.id,
+            col(Task.completed_by) == principal.id,
+            col(Task.candidate_users).contains([principal.id]),
+            col(Task.candidate_groups).overlap(sorted(principal.groups)),
+        )
+        async with self._sessions() as session:
+            found = await session.exec(
+                select(Task.instance_id)
+                .where(col(Task.instance_id).in_(others), involved)
+                .distinct()
+            )
+            return mine | set(found.all())
+
+
+def _describe(errors: list[dict[str, str]]) -> str:
+    return "invalid variables: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)

@@ -1,0 +1,197 @@
+"""Writing one interpreter transition to PostgreSQL: the instance row, its tasks and its
+history, in one transaction. The worker's activity calls this; retries are harmless
+because a transition carries its step number and is applied at most once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.db import SessionMaker
+from api.events import Notice
+from api.models import HistoryEvent, PendingCompletion, ProcessInstance, Task, User
+from api.services.history import NewEvent, append_events
+from engine.enums import InstanceStatus, TaskStatus
+from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
+from engine.messages import TransitionRecord
+
+FINAL_STATUSES = frozenset(
+    {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.TERMINATED}
+)
+
+
+async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> list[Notice]:
+    """Apply `record` once; returns the notices to publish after the commit (none on a replay)."""
+    instance_id = uuid.UUID(record.instance_id)
+    async with sessions() as session, session.begin():
+        if record.start is not None:
+            await _create_instance(session, record)
+        claimed = await session.exec(
+            sa.update(ProcessInstance)
+            .where(col(ProcessInstance.id) == instance_id, col(ProcessInstance.step) < record.step)
+            .values(
+                step=record.step,
+                status=record.status,
+                variables=record.variables,
+                incident=_incident(record),
+                ended_at=record.at if record.status in FINAL_STATUSES else None,
+            )
+        )
+        if claimed.rowcount == 0:
+            return []  # applied by an earlier attempt of this activity
+        usernames = await _user_ids(session, _usernames(record))
+        for command in record.commands:
+            if isinstance(command, CreateTask):
+                session.add(_task_row(instance_id, command, usernames, record))
+            elif isinstance(command, CloseTask):
+                await _close_task(session, command, record, usernames)
+        await session.flush()
+        events = await append_events(
+            session,
+            instance_id,
+            [
+                NewEvent(
+                    type=c.type,
+                    at=c.at,
+                    node_id=c.node_id,
+                    task_id=uuid.UUID(c.task_id) if c.task_id else None,
+                    actor_id=usernames.get(c.actor) if c.actor else None,
+                    data=c.data,
+                )
+                for c in record.commands
+                if isinstance(c, AppendHistory)
+            ],
+        )
+        return await notices_for(session, events)
+
+
+async def notices_for(session: AsyncSession, events: Iterable[HistoryEvent]) -> list[Notice]:
+    """Notices for committed-to-be events, each task event addressed to the people its task concerns."""
+    events = list(events)
+    task_ids = {e.task_id for e in events if e.task_id is not None}
+    tasks: dict[uuid.UUID, Task] = {}
+    if task_ids:
+        rows = await session.exec(select(Task).where(col(Task.id).in_(task_ids)))
+        tasks = {t.id: t for t in rows}
+    notices = []
+    for event in events:
+        assert event.id is not None
+        task = tasks.get(event.task_id) if event.task_id else None
+        users: set[uuid.UUID] = set()
+        groups: tuple[str, ...] = ()
+        if task is not None:
+            users.update(task.candidate_users)
+            groups = tuple(task.candidate_groups)
+            if task.assignee_id:
+                users.add(task.assignee_id)
+            if event.actor_id:
+                users.add(event.actor_id)
+        notices.append(
+            Notice(
+                cursor=event.id,
+                instance_id=event.instance_id,
+                seq=event.seq,
+                type=event.type,
+                at=event.at,
+                node_id=event.node_id,
+                task_id=event.task_id,
+                data=event.data,
+                user_ids=tuple(users),
+                group_keys=groups,
+            )
+        )
+    return notices
+
+
+async def _create_instance(session: AsyncSession, record: TransitionRecord) -> None:
+    start = record.start
+    assert start is not None
+    await session.exec(
+        insert(ProcessInstance)
+        .values(
+            id=uuid.UUID(start.instance_id),
+            definition_id=uuid.UUID(start.definition_id),
+            business_key=start.business_key,
+            status=InstanceStatus.RUNNING,
+            variables=start.variables,
+            started_by=uuid.UUID(start.initiator_id) if start.initiator_id else None,
+            started_at=record.at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _incident(record: TransitionRecord) -> str | None:
+    messages = [
+        f"{c.node_id}: {c.message}" for c in record.commands if isinstance(c, RaiseIncident)
+    ]
+    return "; ".join(messages) or None
+
+
+def _usernames(record: TransitionRecord) -> set[str]:
+    names: set[str] = set()
+    for c in record.commands:
+        if isinstance(c, CreateTask):
+            names.update(c.candidate_users)
+            if c.assignee:
+                names.add(c.assignee)
+        elif isinstance(c, AppendHistory | CloseTask) and c.actor:
+            names.add(c.actor)
+    return names
+
+
+async def _user_ids(session: AsyncSession, usernames: set[str]) -> dict[str, uuid.UUID]:
+    """Definitions name people by username; rows point at user ids. Unknown names resolve to
+    nobody (the task stays open to its candidate groups) rather than failing the step."""
+    if not usernames:
+        return {}
+    rows = await session.exec(
+        select(User.username, User.id).where(col(User.username).in_(usernames))
+    )
+    return dict(rows.all())
+
+
+def _task_row(
+    instance_id: uuid.UUID, c: CreateTask, users: dict[str, uuid.UUID], record: TransitionRecord
+) -> Task:
+    return Task(
+        id=uuid.UUID(c.task_id),
+        instance_id=instance_id,
+        node_id=c.node_id,
+        name=c.name,
+        status=TaskStatus.CREATED,
+        assignee_id=users.get(c.assignee) if c.assignee else None,
+        candidate_users=[users[u] for u in c.candidate_users if u in users],
+        candidate_groups=list(c.candidate_groups),
+        priority=c.priority,
+        due_at=c.due_at,
+        form=c.form,
+        created_at=record.at,
+    )
+
+
+async def _close_task(
+    session: AsyncSession, c: CloseTask, record: TransitionRecord, users: dict[str, uuid.UUID]
+) -> None:
+    task_id = uuid.UUID(c.task_id)
+    actor_id = uuid.UUID(record.actor_id) if record.actor_id else users.get(c.actor or "")
+    await session.exec(
+        sa.update(Task)
+        .where(col(Task.id) == task_id)
+        .values(
+            status=c.status,
+            version=Task.version + 1,
+            completed_at=record.at,
+            completed_by=actor_id,
+            # Whoever completes an unassigned task becomes its assignee, as when claiming.
+            assignee_id=sa.func.coalesce(Task.assignee_id, actor_id),
+        )
+    )
+    await session.exec(
+        sa.delete(PendingCompletion).where(col(PendingCompletion.task_id) == task_id)
+    )

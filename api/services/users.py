@@ -1,0 +1,134 @@
+"""Users, groups and memberships, and logging in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.auth.passwords import hash_password, verify_password
+from api.auth.principal import ADMIN_ROLE, Principal
+from api.auth.tokens import TokenIssuer
+from api.db import SessionMaker
+from api.errors import BadUserInput, Conflict, NotFound, Unauthenticated
+from api.models import Group, Membership, User
+
+
+class UserService:
+    def __init__(self, sessions: SessionMaker, tokens: TokenIssuer) -> None:
+        self._sessions = sessions
+        self._tokens = tokens
+
+    async def login(self, username: str, password: str) -> tuple[str, User]:
+        async with self._sessions() as session:
+            user = (await session.exec(select(User).where(User.username == username))).first()
+        # Verify against a real hash even for an unknown user, so timing does not tell
+        # which usernames exist.
+        ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
+        if user is None or not ok:
+            raise Unauthenticated("invalid username or password")
+        return self._tokens.issue(user.id, user.username), user
+
+    async def principal(self, user_id: uuid.UUID) -> Principal:
+        """The caller behind a verified token; a deleted user is no longer authenticated."""
+        async with self._sessions() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise Unauthenticated("the token's user no longer exists")
+            groups = await session.exec(
+                select(Membership.group_key).where(Membership.user_id == user_id)
+            )
+            return Principal(
+                id=user.id,
+                username=user.username,
+                groups=frozenset(groups.all()),
+                roles=frozenset(user.roles),
+            )
+
+    async def create_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        display_name: str | None = None,
+        email: str | None = None,
+        groups: Sequence[str] = (),
+        roles: Sequence[str] = (),
+    ) -> User:
+        if not username.strip():
+            raise BadUserInput("username must not be empty", field="username")
+        if len(password) < 8:
+            raise BadUserInput("password must have at least 8 characters", field="password")
+        password_hash = await hash_password(password)
+        async with self._sessions() as session, session.begin():
+            taken = await session.exec(select(User.id).where(User.username == username))
+            if taken.first() is not None:
+                raise Conflict(f"username '{username}' is taken", field="username")
+            user = User(
+                username=username,
+                password_hash=password_hash,
+                display_name=display_name,
+                email=email,
+                roles=list(roles),
+            )
+            session.add(user)
+            await session.flush()
+            await _ensure_groups(session, groups)
+            for key in groups:
+                session.add(Membership(user_id=user.id, group_key=key))
+        return user
+
+    async def create_group(self, key: str, name: str | None = None) -> Group:
+        if not key.strip():
+            raise BadUserInput("group key must not be empty", field="key")
+        async with self._sessions() as session, session.begin():
+            if await session.get(Group, key) is not None:
+                raise Conflict(f"group '{key}' exists", field="key")
+            group = Group(key=key, name=name)
+            session.add(group)
+        return group
+
+    async def set_membership(self, group_key: str, user_id: uuid.UUID, member: bool) -> Group:
+        async with self._sessions() as session, session.begin():
+            group = await session.get(Group, group_key)
+            if group is None:
+                raise NotFound(f"no group '{group_key}'")
+            if await session.get(User, user_id) is None:
+                raise NotFound("no such user")
+            if member:
+                await session.exec(
+                    insert(Membership)
+                    .values(user_id=user_id, group_key=group_key)
+                    .on_conflict_do_nothing()
+                )
+            else:
+                await session.exec(
+                    sa.delete(Membership).where(
+                        col(Membership.user_id) == user_id, col(Membership.group_key) == group_key
+                    )
+                )
+        return group
+
+    async def ensure_admin(self, username: str, password: str) -> tuple[User, bool]:
+        """The admin `flowdesk dev` relies on, made once; True when made by this call."""
+        async with self._sessions() as session:
+            existing = (await session.exec(select(User).where(User.username == username))).first()
+        if existing is not None:
+            return existing, False
+        return await self.create_user(username, password, roles=[ADMIN_ROLE], groups=["admins"]), True
+
+
+async def _ensure_groups(session: AsyncSession, keys: Iterable[str]) -> None:
+    unique = list(dict.fromkeys(keys))
+    if unique:
+        await session.exec(
+            insert(Group).values([{"key": k, "name": k} for k in unique]).on_conflict_do_nothing()
+        )
+
+
+# A valid argon2 hash of a random string, used only to spend the same time on unknown users.
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$+eTT+rWjnaudX7CPFk/Gow$kgQdiGMeorbn8uJ/HpMTOC5KgRjWUxBmGZN+MyRs8tA"

@@ -1,0 +1,52 @@
+"""Statuses and types shared by the database, the Python code and the GraphQL schema.
+
+Values equal names (except NodeType, whose values are the definition format's
+spelling) so a value read from any of the three layers means the same thing.
+"""
+
+from enum import StrEnum
+
+
+class InstanceStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUSPENDED = "SUSPENDED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    TERMINATED = "TERMINATED"
+    INCIDENT = "INCIDENT"
+
+
+class TaskStatus(StrEnum):
+    CREATED = "CREATED"
+    CLAIMED = "CLAIMED"
+    COMPLETING = "COMPLETING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class HistoryEventType(StrEnum):
+    INSTANCE_STARTED = "INSTANCE_STARTED"
+    NODE_ENTERED = "NODE_ENTERED"
+    NODE_LEFT = "NODE_LEFT"
+    TASK_CREATED = "TASK_CREATED"
+    TASK_CLAIMED = "TASK_CLAIMED"
+    TASK_UNCLAIMED = "TASK_UNCLAIMED"
+    TASK_ASSIGNED = "TASK_ASSIGNED"
+    TASK_COMPLETED = "TASK_COMPLETED"
+    TASK_CANCELLED = "TASK_CANCELLED"
+    INCIDENT_RAISED = "INCIDENT_RAISED"
+    INSTANCE_COMPLETED = "INSTANCE_COMPLETED"
+    INSTANCE_CANCELLED = "INSTANCE_CANCELLED"
+    INSTANCE_TERMINATED = "INSTANCE_TERMINATED"
+    INSTANCE_SUSPENDED = "INSTANCE_SUSPENDED"
+    INSTANCE_RESUMED = "INSTANCE_RESUMED"
+    VARIABLES_UPDATED = "VARIABLES_UPDATED"
+
+
+class NodeType(StrEnum):
+    """The kinds of node a definition may use, spelled as in the JSON format."""
+
+    START_EVENT = "startEvent"
+    END_EVENT = "endEvent"
+    USER_TASK = "userTask"
+    EXCLUSIVE_GATEWAY = "exclusiveGateway"

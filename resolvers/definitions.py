@@ -1,0 +1,54 @@
+"""Resolvers of process definitions."""
+
+from __future__ import annotations
+
+from strawberry import relay
+
+from api.cursors import decode_cursor, encode_cursor
+from api.errors import BadUserInput
+from schema.common import JSON, Ctx, build_connection, page_size
+from schema.definitions import ProcessDefinition
+
+
+async def deploy_definition(
+    info: Ctx, definition: JSON | None = None, bpmn_xml: str | None = None
+) -> ProcessDefinition:
+    principal = info.context.require_user()
+    if (definition is None) == (bpmn_xml is None):
+        raise BadUserInput("give exactly one of definition or bpmnXml")
+    if bpmn_xml is not None:
+        raise BadUserInput(
+            "BPMN 2.0 XML import is not available yet; deploy the JSON format", field="bpmnXml"
+        )
+    row = await info.context.services.definitions.deploy(definition, principal.id)
+    return ProcessDefinition.from_row(row)
+
+
+async def process_definition(info: Ctx, key: str, version: int | None = None) -> ProcessDefinition:
+    info.context.require_user()
+    return ProcessDefinition.from_row(await info.context.services.definitions.get(key, version))
+
+
+async def process_definitions(
+    info: Ctx,
+    key: str | None = None,
+    latest_only: bool = True,
+    first: int | None = None,
+    after: str | None = None,
+) -> relay.Connection[ProcessDefinition]:
+    info.context.require_user()
+    limit = page_size(first)
+    position = None
+    if after is not None:
+        after_key, after_version = decode_cursor(after, 2)
+        position = (str(after_key), int(after_version))
+    rows = await info.context.services.definitions.page(
+        key=key, latest_only=latest_only, after=position, limit=limit + 1
+    )
+    return build_connection(
+        rows,
+        limit,
+        ProcessDefinition.from_row,
+        lambda r: encode_cursor(r.key, r.version),
+        has_previous=after is not None,
+    )

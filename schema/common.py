@@ -1,0 +1,64 @@
+"""Shared GraphQL pieces: the JSON scalar, enums from the engine, and connection building."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from api.context import RequestContext
+from api.errors import BadUserInput
+from engine.enums import InstanceStatus as EngineInstanceStatus
+from engine.enums import TaskStatus as EngineTaskStatus
+
+__all__ = ["JSON", "Ctx", "InstanceStatus", "TaskStatus", "build_connection", "page_size"]
+
+Ctx = Info[RequestContext, None]
+
+InstanceStatus = strawberry.enum(
+    EngineInstanceStatus, description="Where a process instance stands."
+)
+TaskStatus = strawberry.enum(
+    EngineTaskStatus,
+    description="Where a task stands. COMPLETING: a completion won and is being applied.",
+)
+
+NodeT = TypeVar("NodeT")
+RowT = TypeVar("RowT")
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if not 0 < first <= MAX_PAGE:
+        raise BadUserInput(f"first must be between 1 and {MAX_PAGE}", field="first")
+    return first
+
+
+def build_connection(
+    rows: Sequence[RowT],
+    limit: int,
+    to_node: Callable[[RowT], NodeT],
+    cursor_of: Callable[[RowT], str],
+    *,
+    has_previous: bool,
+) -> relay.Connection[NodeT]:
+    """A Relay connection from `limit + 1` fetched rows: the extra row only says there is more."""
+    page = rows[:limit]
+    edges = [relay.Edge(node=to_node(row), cursor=cursor_of(row)) for row in page]
+    return relay.Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=len(rows) > limit,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

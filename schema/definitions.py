@@ -1,0 +1,57 @@
+"""GraphQL types of process definitions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from api import models
+from schema.common import JSON, Ctx
+from schema.users import User, load_user
+
+
+@strawberry.type(description="One deployed version of a process definition. Versions never change.")
+class ProcessDefinition(relay.Node):
+    id: relay.NodeID[str]
+    pk: strawberry.Private[uuid.UUID]
+    deployed_by_id: strawberry.Private[uuid.UUID | None]
+    key: str = strawberry.field(
+        description="The process's stable key; every deployment of it adds a version."
+    )
+    version: int = strawberry.field(description="1 for the first deployment of the key, then n+1.")
+    name: str = strawberry.field(description="Display name.")
+    spec: JSON = strawberry.field(description="The definition document (the JSON format).")
+    checksum: str = strawberry.field(description="SHA-256 of the canonical document.")
+    suspended: bool = strawberry.field(description="A suspended version starts no new instances.")
+    deployed_at: datetime = strawberry.field(description="When this version was deployed.")
+
+    @strawberry.field(description="Who deployed this version.")
+    async def deployed_by(self, info: Ctx) -> User | None:
+        return await load_user(info, self.deployed_by_id)
+
+    @classmethod
+    def from_row(cls, row: models.ProcessDefinition) -> ProcessDefinition:
+        return cls(
+            id=str(row.id),
+            pk=row.id,
+            deployed_by_id=row.deployed_by,
+            key=row.key,
+            version=row.version,
+            name=row.name,
+            spec=row.spec,
+            checksum=row.checksum,
+            suspended=row.suspended,
+            deployed_at=row.deployed_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Ctx, node_ids: Iterable[str], required: bool = False
+    ) -> list[ProcessDefinition | None]:
+        info.context.require_user()
+        rows = await info.context.loaders.definition.load_many([uuid.UUID(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]

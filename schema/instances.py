@@ -1,0 +1,113 @@
+"""GraphQL types of process instances and their history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+
+from api import models
+from schema.common import JSON, Ctx, InstanceStatus
+from schema.definitions import ProcessDefinition
+from schema.ids import encode_id
+from schema.users import User, load_user
+
+if TYPE_CHECKING:
+    from schema.tasks import Task
+
+
+@strawberry.type(description="One entry of an instance's execution trace.")
+class HistoryEvent:
+    actor_id: strawberry.Private[uuid.UUID | None]
+    seq: int = strawberry.field(
+        description="Position in the instance's log: 1, 2, 3, ... without gaps."
+    )
+    type: str = strawberry.field(description="What happened, e.g. NODE_ENTERED, TASK_COMPLETED.")
+    node_id: str | None = strawberry.field(description="The definition node it concerns.")
+    task_id: strawberry.ID | None = strawberry.field(
+        description="The task it concerns (global id)."
+    )
+    at: datetime = strawberry.field(description="When it happened.")
+    data: JSON | None = strawberry.field(description="Details: variables, reasons, messages.")
+
+    @strawberry.field(description="Who caused it, when a person did.")
+    async def actor(self, info: Ctx) -> User | None:
+        return await load_user(info, self.actor_id)
+
+    @classmethod
+    def from_row(cls, row: models.HistoryEvent) -> HistoryEvent:
+        return cls(
+            actor_id=row.actor_id,
+            seq=row.seq,
+            type=row.type.value,
+            node_id=row.node_id,
+            task_id=strawberry.ID(encode_id("Task", row.task_id)) if row.task_id else None,
+            at=row.at,
+            data=row.data,
+        )
+
+
+@strawberry.type(description="A running or finished run of a process definition.")
+class ProcessInstance(relay.Node):
+    id: relay.NodeID[str]
+    pk: strawberry.Private[uuid.UUID]
+    definition_id: strawberry.Private[uuid.UUID]
+    started_by_id: strawberry.Private[uuid.UUID | None]
+    status: InstanceStatus = strawberry.field(description="Where the instance stands.")
+    business_key: str | None = strawberry.field(description="The caller's own reference.")
+    variables: JSON = strawberry.field(description="The instance's variables now.")
+    incident: str | None = strawberry.field(
+        description="What stopped the instance, when status is INCIDENT."
+    )
+    started_at: datetime = strawberry.field(description="When it started.")
+    ended_at: datetime | None = strawberry.field(description="When it ended.")
+
+    @strawberry.field(description="The pinned definition version this instance runs.")
+    async def definition(self, info: Ctx) -> ProcessDefinition:
+        row = await info.context.loaders.definition.load(self.definition_id)
+        assert row is not None
+        return ProcessDefinition.from_row(row)
+
+    @strawberry.field(description="Who started it.")
+    async def started_by(self, info: Ctx) -> User | None:
+        return await load_user(info, self.started_by_id)
+
+    @strawberry.field(description="Every task of the instance, oldest first.")
+    async def tasks(self, info: Ctx) -> list[Annotated[Task, strawberry.lazy("schema.tasks")]]:
+        from schema.tasks import Task
+
+        rows = await info.context.loaders.tasks_of_instance.load(self.pk)
+        return [Task.from_row(r) for r in rows]
+
+    @strawberry.field(description="The execution trace, in order.")
+    async def history(self, info: Ctx) -> list[HistoryEvent]:
+        rows = await info.context.loaders.history_of_instance.load(self.pk)
+        return [HistoryEvent.from_row(r) for r in rows]
+
+    @classmethod
+    def from_row(cls, row: models.ProcessInstance) -> ProcessInstance:
+        return cls(
+            id=str(row.id),
+            pk=row.id,
+            definition_id=row.definition_id,
+            started_by_id=row.started_by,
+            status=row.status,
+            business_key=row.business_key,
+            variables=row.variables,
+            incident=row.incident,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Ctx, node_ids: Iterable[str], required: bool = False
+    ) -> list[ProcessInstance | None]:
+        principal = info.context.require_user()
+        rows = await info.context.loaders.instance.load_many([uuid.UUID(i) for i in node_ids])
+        visible = await info.context.services.instances.visible(principal, [r for r in rows if r])
+        return [cls.from_row(r) if r and r.id in visible else None for r in rows]

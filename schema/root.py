@@ -1,0 +1,110 @@
+"""The GraphQL schema: Query, Mutation and Subscription assembled from the domains."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+
+from api.settings import Settings
+from resolvers import definitions as definition_resolvers
+from resolvers import instances as instance_resolvers
+from resolvers import tasks as task_resolvers
+from resolvers import users as user_resolvers
+from schema.definitions import ProcessDefinition
+from schema.errors import ErrorCodes
+from schema.instances import ProcessInstance
+from schema.tasks import Task, TaskEvent
+from schema.users import AuthPayload, Group, User
+
+
+@strawberry.type(description="Reading definitions, instances, tasks and people.")
+class Query:
+    node: relay.Node | None = relay.node(description="Any object by its global id.")
+    me: User = strawberry.field(resolver=user_resolvers.me, description="The caller.")
+    process_definitions: relay.Connection[ProcessDefinition] = strawberry.field(
+        resolver=definition_resolvers.process_definitions,
+        description="Deployed definitions by key; the newest version of each key unless latestOnly is false.",
+    )
+    process_definition: ProcessDefinition | None = strawberry.field(
+        resolver=definition_resolvers.process_definition,
+        description="One definition version; the latest when version is omitted.",
+    )
+    process_instance: ProcessInstance | None = strawberry.field(
+        resolver=instance_resolvers.process_instance, description="One process instance."
+    )
+    tasks: relay.Connection[Task] = strawberry.field(
+        resolver=task_resolvers.tasks,
+        description="The caller's inbox: open tasks assigned to them or that they may claim, newest first.",
+    )
+    task: Task | None = strawberry.field(resolver=task_resolvers.task, description="One task.")
+
+
+@strawberry.type(description="Changing things.")
+class Mutation:
+    login: AuthPayload = strawberry.mutation(
+        resolver=user_resolvers.login, description="Exchange a password for a token."
+    )
+    deploy_definition: ProcessDefinition = strawberry.mutation(
+        resolver=definition_resolvers.deploy_definition,
+        description="Validate and deploy a definition as the next version of its key.",
+    )
+    start_process: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.start_process,
+        description="Start an instance of a definition (its latest version unless one is given).",
+    )
+    claim_task: Task = strawberry.mutation(
+        resolver=task_resolvers.claim_task, description="Take a task as its assignee."
+    )
+    complete_task: Task = strawberry.mutation(
+        resolver=task_resolvers.complete_task,
+        description="Complete a task with the variables of its form; the instance moves on.",
+    )
+    create_user: User = strawberry.mutation(
+        resolver=user_resolvers.create_user, description="Create a user (admin)."
+    )
+    create_group: Group = strawberry.mutation(
+        resolver=user_resolvers.create_group, description="Create a group (admin)."
+    )
+    add_group_member: Group = strawberry.mutation(
+        resolver=user_resolvers.add_group_member, description="Add a user to a group (admin)."
+    )
+    remove_group_member: Group = strawberry.mutation(
+        resolver=user_resolvers.remove_group_member, description="Remove a user from a group (admin)."
+    )
+
+
+@strawberry.type(description="Live updates over graphql-transport-ws.")
+class Subscription:
+    task_events: TaskEvent = strawberry.subscription(
+        resolver=task_resolvers.task_events,
+        description="Changes to the tasks that concern the caller; resume after a cursor with since.",
+    )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # Factories, so that every operation gets fresh extension instances.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=5000),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )

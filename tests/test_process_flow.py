@@ -1,0 +1,42 @@
+"""A process runs end to end through GraphQL, on real PostgreSQL, Redis and Temporal."""
+
+from __future__ import annotations
+
+from api.services.users import UserService
+from tests.client import GraphQLClient
+from tests.conftest import make_user
+from tests.factories import claim, complete, deploy, inbox, instance, start, template
+
+
+async def test_leave_request_runs_to_its_end(client: GraphQLClient, users: UserService) -> None:
+    employee = await make_user(users)
+    manager = await make_user(users, groups=["managers"])
+    clerk = await make_user(users, groups=["hr"])
+    as_employee = await client.login(employee.username)
+    as_manager = await client.login(manager.username)
+    as_clerk = await client.login(clerk.username)
+
+    definition = await deploy(as_employee, template("leave_request"))
+    started = await start(as_employee, definition["key"], business_key="LR-1", days=12)
+    assert started["status"] == "RUNNING"
+    [review] = started["tasks"]
+    assert review["nodeId"] == "review" and review["priority"] == 80
+
+    mine = [e["node"]["id"] for e in (await inbox(as_manager))["edges"]]
+    assert review["id"] in mine
+    claimed = await claim(as_manager, review["id"])
+    assert claimed["status"] == "CLAIMED" and claimed["assignee"]["username"] == manager.username
+    done = await complete(as_manager, review["id"], approved=True)
+    assert done["status"] == "COMPLETED"
+
+    [record] = [e["node"] for e in (await inbox(as_clerk))["edges"] if e["node"]["instance"]["id"] == started["id"]]
+    await complete(as_clerk, record["id"], recorded=True)
+
+    final = await instance(as_employee, started["id"])
+    assert final["status"] == "COMPLETED"
+    assert final["variables"] == {"days": 12, "approved": True, "recorded": True}
+    seqs = [h["seq"] for h in final["history"]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    types = [h["type"] for h in final["history"]]
+    assert types[0] == "INSTANCE_STARTED" and types[-1] == "INSTANCE_COMPLETED"
+    assert types.count("TASK_COMPLETED") == 2 and "TASK_CLAIMED" in types

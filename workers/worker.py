@@ -1,0 +1,36 @@
+"""The worker process: runs `ProcessWorkflow` and its activities on the task queue."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from api.db import SessionMaker
+from api.events import EventBus
+from api.settings import Settings
+from workers.activities import ProcessActivities
+from workers.workflow import ProcessWorkflow
+
+# The pure core and its native and modelling libraries are deterministic: loading them
+# once, outside the sandbox, saves re-importing them for every workflow run.
+PASSTHROUGH_MODULES = ("engine", "cel", "pydantic", "pydantic_core")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def build_worker(
+    client: Client, settings: Settings, sessions: SessionMaker, bus: EventBus
+) -> Worker:
+    activities = ProcessActivities(sessions, bus)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[ProcessWorkflow],
+        activities=[activities.apply_transition],
+        workflow_runner=workflow_runner(),
+    )
