@@ -7,9 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
+from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> Starlette:
         checks: dict[str, str] = {}
         try:
             async with services.sessions() as session:
-                await session.exec(sa.select(1))
+                await session.exec(select(1))
             checks["postgres"] = "ok"
         except Exception as exc:
             checks["postgres"] = f"error: {exc}"

@@ -36,7 +36,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 async def serve_api(settings: Settings) -> None:
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", lifespan="on"
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        lifespan="on",
     )
     await uvicorn.Server(config).serve()
 
@@ -110,7 +114,10 @@ async def run_dev(settings: Settings) -> None:
             }
         )
         username, password = await bootstrap(settings)
-        print(f"Flowdesk is up: GraphiQL at http://{settings.host}:{settings.port}/graphql", flush=True)
+        print(
+            f"Flowdesk is up: GraphiQL at http://{settings.host}:{settings.port}/graphql",
+            flush=True,
+        )
         if password is not None:
             print(f"Admin user created: {username} / {password} (shown once)", flush=True)
         else:
@@ -150,7 +157,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run a Temporal worker")
     commands.add_parser("migrate", help="migrate the database to the newest schema")
     commands.add_parser("dev", help="embedded PostgreSQL, Redis and Temporal, the API and a worker")
-    user = commands.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True
+    )
     add = user.add_parser("add", help="create a user")
     add.add_argument("username")
     add.add_argument("--password", required=True)
@@ -163,7 +172,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("FLOWDESK_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("FLOWDESK_LOG_LEVEL", "INFO"),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     settings = Settings()
     match args.command:
         case "api":

@@ -18,9 +18,9 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from engine.enums import HistoryEventType
+from engine.enums import HistoryEventType, TaskEventType
 
-TASK_EVENT_TYPES = frozenset(t for t in HistoryEventType if t.name.startswith("TASK_"))
+TASK_EVENT_TYPES = frozenset(HistoryEventType(t.value) for t in TaskEventType)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class EventBus:
         try:
             yield _notices(pubsub)
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def _notices(pubsub: PubSub) -> AsyncIterator[Notice]:

@@ -15,7 +15,7 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        return exc.message
+        return str(exc.message)
     return None
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
 
@@ -36,6 +37,10 @@ def _enum(kind: type[enum.StrEnum], name: str) -> sa.Enum:
     )
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def _now() -> sa.TextClause:
     return sa.text("now()")
 
@@ -56,7 +61,9 @@ class User(SQLModel, table=True):
         default_factory=list,
         sa_column=sa.Column(pg.ARRAY(sa.String(64)), nullable=False, server_default="{}"),
     )
-    created_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+    created_at: datetime = Field(
+        default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
+    )
 
 
 class Group(SQLModel, table=True):
@@ -87,7 +94,9 @@ class ProcessDefinition(SQLModel, table=True):
     checksum: str = Field(max_length=64)
     suspended: bool = False
     deployed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
-    deployed_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+    deployed_at: datetime = Field(
+        default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
+    )
 
 
 class ProcessInstance(SQLModel, table=True):
@@ -177,7 +186,9 @@ class PendingCompletion(SQLModel, table=True):
     previous_status: TaskStatus = Field(
         sa_column=sa.Column(_enum(TaskStatus, "task_status"), nullable=False)
     )
-    created_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+    created_at: datetime = Field(
+        default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
+    )
 
 
 class HistoryEvent(SQLModel, table=True):
@@ -201,3 +212,11 @@ class HistoryEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(
         default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
     )
+
+
+def overlaps(column: Any, values: Iterable[str]) -> sa.ColumnElement[bool]:
+    """`column && values` for a text array column, which its GIN index serves."""
+    items = sorted(values)
+    if not items:
+        return sa.false()
+    return col(column).op("&&", return_type=sa.Boolean)(sa.cast(items, pg.ARRAY(sa.String(150))))

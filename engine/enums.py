@@ -43,6 +43,17 @@ class HistoryEventType(StrEnum):
     VARIABLES_UPDATED = "VARIABLES_UPDATED"
 
 
+class TaskEventType(StrEnum):
+    """The task events a subscriber's inbox hears of: the TASK_* history events."""
+
+    TASK_CREATED = HistoryEventType.TASK_CREATED.value
+    TASK_CLAIMED = HistoryEventType.TASK_CLAIMED.value
+    TASK_UNCLAIMED = HistoryEventType.TASK_UNCLAIMED.value
+    TASK_ASSIGNED = HistoryEventType.TASK_ASSIGNED.value
+    TASK_COMPLETED = HistoryEventType.TASK_COMPLETED.value
+    TASK_CANCELLED = HistoryEventType.TASK_CANCELLED.value
+
+
 class NodeType(StrEnum):
     """The kinds of node a definition may use, spelled as in the JSON format."""
 

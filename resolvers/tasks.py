@@ -11,9 +11,10 @@ from strawberry import relay
 
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import BadUserInput
+from engine.enums import TaskEventType
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.ids import decode_id
-from schema.tasks import Task, TaskEvent, TaskEventType
+from schema.tasks import Task, TaskEvent
 
 
 async def tasks(

@@ -12,22 +12,29 @@ from strawberry.types import Info
 
 from api.context import RequestContext
 from api.errors import BadUserInput
-from engine.enums import InstanceStatus as EngineInstanceStatus
-from engine.enums import TaskStatus as EngineTaskStatus
+from engine.enums import InstanceStatus, TaskEventType, TaskStatus
 
-__all__ = ["JSON", "Ctx", "InstanceStatus", "TaskStatus", "build_connection", "page_size"]
+__all__ = [
+    "JSON",
+    "Ctx",
+    "InstanceStatus",
+    "TaskEventType",
+    "TaskStatus",
+    "build_connection",
+    "page_size",
+]
 
 Ctx = Info[RequestContext, None]
 
-InstanceStatus = strawberry.enum(
-    EngineInstanceStatus, description="Where a process instance stands."
-)
-TaskStatus = strawberry.enum(
-    EngineTaskStatus,
+# The engine's enums are the GraphQL enums: registered here, once, with their descriptions.
+strawberry.enum(InstanceStatus, description="Where a process instance stands.")
+strawberry.enum(
+    TaskStatus,
     description="Where a task stands. COMPLETING: a completion won and is being applied.",
 )
+strawberry.enum(TaskEventType, description="What happened to a task.")
 
-NodeT = TypeVar("NodeT")
+NodeT = TypeVar("NodeT", bound=relay.Node)
 RowT = TypeVar("RowT")
 
 MAX_PAGE = 100

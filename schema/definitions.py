@@ -42,7 +42,7 @@ class ProcessDefinition(relay.Node):
             key=row.key,
             version=row.version,
             name=row.name,
-            spec=row.spec,
+            spec=JSON(row.spec),
             checksum=row.checksum,
             suspended=row.suspended,
             deployed_at=row.deployed_at,

@@ -47,7 +47,7 @@ class HistoryEvent:
             node_id=row.node_id,
             task_id=strawberry.ID(encode_id("Task", row.task_id)) if row.task_id else None,
             at=row.at,
-            data=row.data,
+            data=JSON(row.data),
         )
 
 
@@ -97,7 +97,7 @@ class ProcessInstance(relay.Node):
             started_by_id=row.started_by,
             status=row.status,
             business_key=row.business_key,
-            variables=row.variables,
+            variables=JSON(row.variables),
             incident=row.incident,
             started_at=row.started_at,
             ended_at=row.ended_at,

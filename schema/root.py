@@ -79,13 +79,14 @@ class Mutation:
         resolver=user_resolvers.add_group_member, description="Add a user to a group (admin)."
     )
     remove_group_member: Group = strawberry.mutation(
-        resolver=user_resolvers.remove_group_member, description="Remove a user from a group (admin)."
+        resolver=user_resolvers.remove_group_member,
+        description="Remove a user from a group (admin).",
     )
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws.")
 class Subscription:
-    task_events: TaskEvent = strawberry.subscription(
+    task_events: TaskEvent = strawberry.subscription(  # type: ignore[assignment]
         resolver=task_resolvers.task_events,
         description="Changes to the tasks that concern the caller; resume after a cursor with since.",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -12,17 +11,9 @@ from strawberry import relay
 
 from api import models
 from api.services.tasks import may_see
-from engine.enums import HistoryEventType
-from schema.common import JSON, Ctx, TaskStatus
+from schema.common import JSON, Ctx, TaskEventType, TaskStatus
 from schema.instances import ProcessInstance
 from schema.users import User, load_user
-
-TaskEventType = strawberry.enum(
-    enum.Enum(  # type: ignore[misc]
-        "TaskEventType", {t.name: t.value for t in HistoryEventType if t.name.startswith("TASK_")}
-    ),
-    description="What happened to a task.",
-)
 
 
 @strawberry.type(description="A human step of a process instance, waiting in someone's inbox.")
@@ -73,7 +64,7 @@ class Task(relay.Node):
             candidate_groups=row.candidate_groups,
             priority=row.priority,
             due_at=row.due_at,
-            form=row.form,
+            form=JSON(row.form) if row.form is not None else None,
             created_at=row.created_at,
             completed_at=row.completed_at,
         )

@@ -121,9 +121,13 @@ async def temporal(settings: Settings) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def worker(settings: Settings, sessions: SessionMaker, temporal: Client) -> AsyncIterator[Worker]:
+async def worker(
+    settings: Settings, sessions: SessionMaker, temporal: Client
+) -> AsyncIterator[Worker]:
     redis = Redis.from_url(settings.redis_url)
-    worker = build_worker(temporal, settings, sessions, EventBus(redis, settings.event_channel_prefix))
+    worker = build_worker(
+        temporal, settings, sessions, EventBus(redis, settings.event_channel_prefix)
+    )
     async with worker:
         yield worker
     await redis.aclose()
@@ -133,7 +137,9 @@ async def worker(settings: Settings, sessions: SessionMaker, temporal: Client) -
 async def app_url(settings: Settings, worker: Worker) -> AsyncIterator[str]:
     """The app served by uvicorn on a real port, as clients reach it."""
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -162,7 +168,12 @@ def unique() -> Iterator[str]:
     yield uuid.uuid4().hex[:10]
 
 
-async def make_user(users: UserService, *, groups: list[str] | None = None, admin: bool = False) -> Any:
+async def make_user(
+    users: UserService, *, groups: list[str] | None = None, admin: bool = False
+) -> Any:
     return await users.create_user(
-        f"user-{uuid.uuid4().hex[:10]}", PASSWORD, groups=groups or [], roles=["admin"] if admin else []
+        f"user-{uuid.uuid4().hex[:10]}",
+        PASSWORD,
+        groups=groups or [],
+        roles=["admin"] if admin else [],
     )

@@ -32,14 +32,22 @@ def template(name: str, *, key: str | None = None) -> dict[str, Any]:
     return document
 
 
-def one_task(*, key: str | None = None, group: str = "reviewers", form: dict[str, Any] | None = None) -> dict[str, Any]:
+def one_task(
+    *, key: str | None = None, group: str = "reviewers", form: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """start -> one user task for `group` -> end."""
     return {
         "key": key or f"one_task_{uuid.uuid4().hex[:8]}",
         "name": "One task",
         "nodes": [
             {"id": "start", "type": "startEvent"},
-            {"id": "work", "type": "userTask", "name": "Do the work", "candidateGroups": [group], **({"form": form} if form else {})},
+            {
+                "id": "work",
+                "type": "userTask",
+                "name": "Do the work",
+                "candidateGroups": [group],
+                **({"form": form} if form else {}),
+            },
             {"id": "end", "type": "endEvent"},
         ],
         "flows": [{"from": "start", "to": "work"}, {"from": "work", "to": "end"}],
@@ -68,7 +76,8 @@ async def start(
 
 async def instance(client: GraphQLClient, instance_id: str) -> dict[str, Any]:
     data = await client.execute(
-        f"query($id: ID!) {{ processInstance(id: $id) {{ {INSTANCE_FIELDS} }} }}", {"id": instance_id}
+        f"query($id: ID!) {{ processInstance(id: $id) {{ {INSTANCE_FIELDS} }} }}",
+        {"id": instance_id},
     )
     result: dict[str, Any] = data["processInstance"]
     return result

@@ -29,7 +29,11 @@ async def test_leave_request_runs_to_its_end(client: GraphQLClient, users: UserS
     done = await complete(as_manager, review["id"], approved=True)
     assert done["status"] == "COMPLETED"
 
-    [record] = [e["node"] for e in (await inbox(as_clerk))["edges"] if e["node"]["instance"]["id"] == started["id"]]
+    [record] = [
+        e["node"]
+        for e in (await inbox(as_clerk))["edges"]
+        if e["node"]["instance"]["id"] == started["id"]
+    ]
     await complete(as_clerk, record["id"], recorded=True)
 
     final = await instance(as_employee, started["id"])

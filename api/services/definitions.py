@@ -80,7 +80,7 @@ class DefinitionService:
         async with self._sessions() as session, session.begin():
             # Versions of one key are numbered one at a time.
             await session.exec(
-                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(definition.key)))
+                select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(definition.key)))
             )
             latest = await self._latest(session, definition.key)
             if latest is not None and latest.checksum == digest:
@@ -132,9 +132,10 @@ class DefinitionService:
         if latest_only:
             newest = (
                 sa.select(
-                    ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("version")
+                    col(ProcessDefinition.key),
+                    sa.func.max(col(ProcessDefinition.version)).label("version"),
                 )
-                .group_by(ProcessDefinition.key)
+                .group_by(col(ProcessDefinition.key))
                 .subquery()
             )
             query = query.join(

@@ -14,7 +14,7 @@ from api.auth.principal import Principal
 from api.db import SessionMaker
 from api.errors import BadUserInput, Conflict, NotFound
 from api.jsonschemas import validation_errors
-from api.models import ProcessInstance, Task
+from api.models import ProcessInstance, Task, overlaps
 from api.services.definitions import DefinitionService, parsed
 from api.settings import Settings
 from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
@@ -56,7 +56,7 @@ class InstanceService:
         if errors:
             raise BadUserInput(_describe(errors), fields=errors)
         instance_id = str(uuid.uuid4())
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             WORKFLOW_NAME,
             ProcessInput(
                 instance_id=instance_id,
@@ -104,7 +104,7 @@ class InstanceService:
             col(Task.assignee_id) == principal.id,
             col(Task.completed_by) == principal.id,
             col(Task.candidate_users).contains([principal.id]),
-            col(Task.candidate_groups).overlap(sorted(principal.groups)),
+            overlaps(Task.candidate_groups, principal.groups),
         )
         async with self._sessions() as session:
             found = await session.exec(

@@ -20,7 +20,7 @@ from api.db import SessionMaker
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import TASK_EVENT_TYPES, EventBus, Notice
 from api.jsonschemas import validation_errors
-from api.models import HistoryEvent, PendingCompletion, Task
+from api.models import HistoryEvent, PendingCompletion, Task, overlaps
 from api.services.history import NewEvent, append_events
 from api.services.transitions import notices_for
 from engine.enums import HistoryEventType, TaskStatus
@@ -55,9 +55,7 @@ def inbox_condition(principal: Principal) -> ColumnElement[bool]:
     is_open = col(Task.status).in_(OPEN_STATUSES)
     candidate = sa.or_(
         col(Task.candidate_users).contains([principal.id]),
-        col(Task.candidate_groups).overlap(sorted(principal.groups))
-        if principal.groups
-        else sa.false(),
+        overlaps(Task.candidate_groups, principal.groups),
     )
     return sa.and_(
         is_open,
@@ -117,7 +115,7 @@ class TaskService:
             task = await self._visible(session, principal, task_id)
             if not (is_candidate(principal, task) or principal.is_admin):
                 raise Forbidden("only a candidate may claim this task")
-            claimed = (
+            claimed: Task | None = (
                 (
                     await session.exec(
                         sa.update(Task)
@@ -256,7 +254,7 @@ class TaskService:
                         col(Task.assignee_id) == principal.id,
                         col(HistoryEvent.actor_id) == principal.id,
                         col(Task.candidate_users).contains([principal.id]),
-                        col(Task.candidate_groups).overlap(sorted(principal.groups)),
+                        overlaps(Task.candidate_groups, principal.groups),
                     ),
                 )
                 .order_by(col(HistoryEvent.id))
@@ -293,7 +291,5 @@ def _why_not_open(task: Task, verb: str) -> str:
 
 
 def _cause(exc: WorkflowUpdateFailedError) -> str:
-    cause = exc.cause
-    while getattr(cause, "cause", None) is not None:
-        cause = cause.cause
-    return str(getattr(cause, "message", cause))
+    # The workflow's validator or handler failure, as an ApplicationError with its message.
+    return str(getattr(exc.cause, "message", exc.cause))

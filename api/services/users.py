@@ -119,7 +119,9 @@ class UserService:
             existing = (await session.exec(select(User).where(User.username == username))).first()
         if existing is not None:
             return existing, False
-        return await self.create_user(username, password, roles=[ADMIN_ROLE], groups=["admins"]), True
+        return await self.create_user(
+            username, password, roles=[ADMIN_ROLE], groups=["admins"]
+        ), True
 
 
 async def _ensure_groups(session: AsyncSession, keys: Iterable[str]) -> None:
