@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -97,6 +98,21 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+def _wait_exit(process: psutil.Process, timeout: float) -> bool:
+    """Wait for a process that is not our child to exit; False if it still runs at the timeout.
+
+    A zombie has exited: it only waits for init to reap it, which some inits do a second later.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+
+
 class _HomeLock:
     """An exclusive flock on a file in home, held while one service runs on that home.
 
@@ -132,8 +148,12 @@ class _HomeLock:
     def record(self, pid: int) -> None:
         """Name the running server; its start time tells it from a later process with its pid."""
         assert self._file is not None
+        try:
+            started = psutil.Process(pid).create_time()
+        except psutil.NoSuchProcess:
+            return  # died at once: nothing to reap later, and the start reports why
         self._file.truncate(0)
-        self._file.write(f"{pid} {psutil.Process(pid).create_time()}\n")
+        self._file.write(f"{pid} {started}\n")
         self._file.flush()
 
     def release(self) -> None:
@@ -151,10 +171,9 @@ class _HomeLock:
         except (ValueError, psutil.NoSuchProcess):
             return
         _signal_group(leftover.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs([leftover], timeout=STOP_TIMEOUT)
-        if alive:
+        if not _wait_exit(leftover, STOP_TIMEOUT):
             _signal_group(leftover.pid, signal.SIGKILL)
-            psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
+            _wait_exit(leftover, STOP_TIMEOUT)
 
 
 class _Server:
@@ -454,6 +473,7 @@ class EmbeddedPostgres(_Service):
         try:
             self._lock.acquire()
             self.pgdata.mkdir(parents=True, exist_ok=True)
+            self._drop_stale_pid_file()
             # Not get_server(): it caches one handle per data directory for the life of the
             # process and would hand back the one of a server we have stopped since. The
             # constructor starts the server unless it runs (even left over by a killed owner: it
@@ -475,6 +495,17 @@ class EmbeddedPostgres(_Service):
             self.stop()
             raise
 
+    def _drop_stale_pid_file(self) -> None:
+        # pgserver takes any live process with the pid in postmaster.pid for the server. After a
+        # crash and a reboot that pid may be some other program's, and pgserver would then never
+        # start postgres (nor would postgres start while that process lives).
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if info is None:
+            return
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            if str(self.pgdata) not in psutil.Process(info.pid).cmdline():
+                (self.pgdata / "postmaster.pid").unlink()
+
     def stop(self) -> None:
         atexit.unregister(self.stop)
         if not self._lock.held:
@@ -485,7 +516,7 @@ class EmbeddedPostgres(_Service):
                 postmaster = psutil.Process(info.pid)
                 self._pg_ctl_stop()
                 # pg_ctl returns once the pid file is gone, a moment before the process is.
-                postmaster.wait(STOP_TIMEOUT)
+                _wait_exit(postmaster, STOP_TIMEOUT)
         finally:
             self._lock.release()
 
@@ -509,6 +540,8 @@ class EmbeddedPostgres(_Service):
 
 @dataclass(frozen=True)
 class StackUrls:
+    """Where a started stack answers: the FLOWDESK_*_URL / _ADDRESS settings of a process."""
+
     database_url: str
     redis_url: str
     temporal_address: str
