@@ -24,9 +24,11 @@ from api.embedded import EmbeddedStack
 from api.events import EventBus
 from api.migrate import upgrade
 from api.services.definitions import DefinitionService
+from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
+from workers.relay import run_relay
 from workers.worker import build_worker
 
 log = logging.getLogger("flowdesk")
@@ -46,15 +48,17 @@ async def serve_api(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
+    """Run workflows and activities, and the relay of completions that did not land."""
     engine = create_engine(settings)
     redis = Redis.from_url(settings.redis_url)
     try:
         client = await connect_temporal(settings)
+        sessions = create_sessionmaker(engine)
         bus = EventBus(redis, settings.event_channel_prefix)
-        async with build_worker(client, settings, create_sessionmaker(engine), bus) as worker:
+        tasks = TaskService(sessions, client, bus)
+        async with build_worker(client, settings, sessions, bus):
             log.info("worker polling task queue %r", settings.task_queue)
-            await asyncio.Event().wait()
-            del worker
+            await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
     finally:
         await redis.aclose()
         await engine.dispose()

@@ -33,6 +33,7 @@ from api.embedded import (
 )
 from api.events import EventBus
 from api.migrate import upgrade
+from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
@@ -154,6 +155,15 @@ async def app_url(settings: Settings, worker: Worker) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def users(settings: Settings, sessions: SessionMaker) -> UserService:
     return UserService(sessions, TokenIssuer(settings))
+
+
+@pytest.fixture(scope="session")
+async def task_service(
+    settings: Settings, sessions: SessionMaker, temporal: Client
+) -> AsyncIterator[TaskService]:
+    redis = Redis.from_url(settings.redis_url)
+    yield TaskService(sessions, temporal, EventBus(redis, settings.event_channel_prefix))
+    await redis.aclose()
 
 
 @pytest.fixture
