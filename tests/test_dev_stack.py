@@ -30,7 +30,11 @@ async def flowdesk_dev(home: Path, port: int) -> AsyncIterator[str]:
         "FLOWDESK_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     process = await asyncio.create_subprocess_exec(
-        str(FLOWDESK), "dev", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        str(FLOWDESK),
+        "dev",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output: list[bytes] = []
 
@@ -55,7 +59,11 @@ async def flowdesk_dev(home: Path, port: int) -> AsyncIterator[str]:
                 await asyncio.sleep(0.3)
         yield base_url
     finally:
-        children = psutil.Process(process.pid).children(recursive=True) if process.returncode is None else []
+        children = (
+            psutil.Process(process.pid).children(recursive=True)
+            if process.returncode is None
+            else []
+        )
         process.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(process.wait(), 60)
         await reader
@@ -65,7 +73,9 @@ async def flowdesk_dev(home: Path, port: int) -> AsyncIterator[str]:
         assert b"Flowdesk is up" in b"".join(output)
 
 
-async def test_dev_stack_serves_the_walkthrough_and_keeps_state_across_a_restart(tmp_path: Path) -> None:
+async def test_dev_stack_serves_the_walkthrough_and_keeps_state_across_a_restart(
+    tmp_path: Path,
+) -> None:
     home, port = tmp_path / "state", free_port()
     async with flowdesk_dev(home, port) as base_url:
         walked = await walk_through(base_url, admin="admin", admin_password=ADMIN_PASSWORD)
@@ -75,18 +85,27 @@ async def test_dev_stack_serves_the_walkthrough_and_keeps_state_across_a_restart
                 'mutation { startProcess(key: "vacation", variables: {days: 5}) { id tasks { id } } }'
             )
             pending = started["startProcess"]
-            templates = await as_alice.execute("{ processDefinitions(first: 50) { edges { node { key } } } }")
+            templates = await as_alice.execute(
+                "{ processDefinitions(first: 50) { edges { node { key } } } }"
+            )
             keys = {e["node"]["key"] for e in templates["processDefinitions"]["edges"]}
             assert {"leave_request", "expense_approval", "document_review", "vacation"} <= keys
 
-    async with flowdesk_dev(home, port) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+    async with (
+        flowdesk_dev(home, port) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
         as_alice = await GraphQLClient(http).login("alice", "alice-secret-1")
         [task] = pending["tasks"]
         await as_alice.execute(
-            'mutation($id: ID!) { completeTask(id: $id, variables: {approved: false}) { status } }',
+            "mutation($id: ID!) { completeTask(id: $id, variables: {approved: false}) { status } }",
             {"id": task["id"]},
         )
         instance = await as_alice.execute(
-            "query($id: ID!) { processInstance(id: $id) { status variables } }", {"id": pending["id"]}
+            "query($id: ID!) { processInstance(id: $id) { status variables } }",
+            {"id": pending["id"]},
         )
-        assert instance["processInstance"] == {"status": "COMPLETED", "variables": {"days": 5, "approved": False}}
+        assert instance["processInstance"] == {
+            "status": "COMPLETED",
+            "variables": {"days": 5, "approved": False},
+        }

@@ -13,7 +13,9 @@ from sqlmodel import SQLModel
 import api.models  # noqa: F401 - registers the tables
 
 
-async def test_autogenerate_finds_no_difference_between_models_and_migrations(database_url: str) -> None:
+async def test_autogenerate_finds_no_difference_between_models_and_migrations(
+    database_url: str,
+) -> None:
     def diff(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, SQLModel.metadata))

@@ -14,7 +14,9 @@ def test_readme_has_the_nine_steps() -> None:
     assert len(readme_blocks()) == 9
 
 
-async def test_readme_walkthrough_runs_over_http_and_websocket(app_url: str, users: UserService) -> None:
+async def test_readme_walkthrough_runs_over_http_and_websocket(
+    app_url: str, users: UserService
+) -> None:
     admin = await make_user(users, admin=True)
     await walk_through(
         app_url,

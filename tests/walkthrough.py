@@ -74,7 +74,9 @@ async def walk_through(
             assert event["data"]["taskEvents"]["task"]["status"] == "COMPLETED"
 
         for reader in (as_admin, as_alice):
-            instance = (await reader.execute(fill(read, INSTANCE_ID=started["id"])))["processInstance"]
+            instance = (await reader.execute(fill(read, INSTANCE_ID=started["id"])))[
+                "processInstance"
+            ]
             assert instance["status"] == "COMPLETED"
             assert instance["variables"] == {"days": 3, "approved": True}
             assert instance["definition"] == {"key": key, "version": deployed["version"]}
