@@ -18,6 +18,7 @@ from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
 from api.loaders import Loaders, build_loaders
 from api.services.definitions import DefinitionService
+from api.services.event_log import EventLog
 from api.services.history import HistoryService
 from api.services.instances import InstanceService
 from api.services.tasks import TaskService
@@ -40,6 +41,7 @@ class Services:
     instances: InstanceService
     tasks: TaskService
     history: HistoryService
+    event_log: EventLog
 
     @classmethod
     def build(
@@ -60,6 +62,7 @@ class Services:
             instances=InstanceService(sessions, temporal, settings, definitions),
             tasks=TaskService(sessions, temporal, bus),
             history=HistoryService(sessions),
+            event_log=EventLog(sessions, bus),
         )
 
     def loaders(self) -> Loaders:

@@ -52,7 +52,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from pgserver._commands import POSTGRES_BIN_PATH
     from pgserver.postgres_server import PostgresServer
-    from pgserver.utils import PostmasterInfo
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -460,6 +459,8 @@ class EmbeddedPostgres(_Service):
 
     As root, pgserver creates a `pgserver` system user, hands it the data directory, opens the
     directories above it to others (o+rx) so that user can reach it, and runs postgres as it.
+    Whatever closes one of those directories again cuts the server off from its files: pytest
+    does it to /tmp/pytest-of-root at every session start, so keep homes out of its tmp_path.
     """
 
     database = "flowdesk"
@@ -473,7 +474,11 @@ class EmbeddedPostgres(_Service):
         try:
             self._lock.acquire()
             self.pgdata.mkdir(parents=True, exist_ok=True)
-            self._drop_stale_pid_file()
+            if self._postmaster() is None:
+                # pgserver takes any live process with the pid in postmaster.pid for the server.
+                # After a crash and a reboot that pid may be another program's, and neither
+                # pgserver nor postgres would start; a file cut short by a crash fails its parser.
+                (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
             # Not get_server(): it caches one handle per data directory for the life of the
             # process and would hand back the one of a server we have stopped since. The
             # constructor starts the server unless it runs (even left over by a killed owner: it
@@ -495,25 +500,25 @@ class EmbeddedPostgres(_Service):
             self.stop()
             raise
 
-    def _drop_stale_pid_file(self) -> None:
-        # pgserver takes any live process with the pid in postmaster.pid for the server. After a
-        # crash and a reboot that pid may be some other program's, and pgserver would then never
-        # start postgres (nor would postgres start while that process lives).
-        info = PostmasterInfo.read_from_pgdata(self.pgdata)
-        if info is None:
-            return
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            if str(self.pgdata) not in psutil.Process(info.pid).cmdline():
-                (self.pgdata / "postmaster.pid").unlink()
+    def _postmaster(self) -> psutil.Process | None:
+        """The live server of this data directory, as its pid file names it."""
+        try:
+            # A negative pid is that of a single-user backend, as initdb runs.
+            pid = abs(int((self.pgdata / "postmaster.pid").read_text().split()[0]))
+            process = psutil.Process(pid)
+            if str(self.pgdata) in process.cmdline():
+                return process
+        except (OSError, ValueError, IndexError, psutil.Error):
+            pass
+        return None
 
     def stop(self) -> None:
         atexit.unregister(self.stop)
         if not self._lock.held:
             return
         try:
-            info = PostmasterInfo.read_from_pgdata(self.pgdata)
-            if info is not None and info.is_running():
-                postmaster = psutil.Process(info.pid)
+            postmaster = self._postmaster()
+            if postmaster is not None:
                 self._pg_ctl_stop()
                 # pg_ctl returns once the pid file is gone, a moment before the process is.
                 _wait_exit(postmaster, STOP_TIMEOUT)

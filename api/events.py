@@ -7,63 +7,60 @@ commit, so a rolled-back change publishes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
+from api.models import HistoryEvent
 from engine.enums import HistoryEventType, TaskEventType
+
+log = logging.getLogger(__name__)
 
 TASK_EVENT_TYPES = frozenset(HistoryEventType(t.value) for t in TaskEventType)
 
 
 @dataclass(frozen=True)
 class Notice:
-    """One committed history event, with the people a task event concerns."""
+    """That a history event was committed, and to whom it matters.
 
-    cursor: int
+    Subscribers treat it as a wake-up call and read PostgreSQL from their cursor, so a
+    notice that never arrives (Redis restarting, say) delays an event but never loses it."""
+
     instance_id: uuid.UUID
     seq: int
     type: HistoryEventType
-    at: datetime
-    node_id: str | None = None
-    task_id: uuid.UUID | None = None
-    data: dict[str, Any] | None = None
     user_ids: tuple[uuid.UUID, ...] = ()
     group_keys: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, event: HistoryEvent) -> Notice:
+        return cls(
+            instance_id=event.instance_id,
+            seq=event.seq,
+            type=event.type,
+            user_ids=tuple(event.audience_users),
+            group_keys=tuple(event.audience_groups),
+        )
+
     def encode(self) -> bytes:
         return orjson.dumps(
-            {
-                "cursor": self.cursor,
-                "instance_id": str(self.instance_id),
-                "seq": self.seq,
-                "type": self.type.value,
-                "at": self.at.isoformat(),
-                "node_id": self.node_id,
-                "task_id": str(self.task_id) if self.task_id else None,
-                "data": self.data,
-            }
+            {"instance_id": str(self.instance_id), "seq": self.seq, "type": self.type.value}
         )
 
     @classmethod
     def decode(cls, raw: bytes) -> Notice:
         doc = orjson.loads(raw)
         return cls(
-            cursor=doc["cursor"],
             instance_id=uuid.UUID(doc["instance_id"]),
             seq=doc["seq"],
             type=HistoryEventType(doc["type"]),
-            at=datetime.fromisoformat(doc["at"]),
-            node_id=doc["node_id"],
-            task_id=uuid.UUID(doc["task_id"]) if doc["task_id"] else None,
-            data=doc["data"],
         )
 
 
@@ -95,19 +92,63 @@ class EventBus:
                         pipe.publish(self.group_channel(key), payload)
             await pipe.execute()
 
-    @asynccontextmanager
-    async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[AsyncIterator[Notice]]:
-        """Subscribed on entry, so that a caller can read what it missed from PostgreSQL
-        afterwards without a gap; yields the notices on any of the channels."""
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(*channels)
-        try:
-            yield _notices(pubsub)
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+    def doorbell(self, channels: Iterable[str]) -> Doorbell:
+        return Doorbell(self._redis, list(channels))
 
 
-async def _notices(pubsub: PubSub) -> AsyncIterator[Notice]:
-    async for message in pubsub.listen():
-        if message["type"] == "message":
-            yield Notice.decode(message["data"])
+class Doorbell:
+    """Rings when a notice arrives on any of its channels.
+
+    It only says "look again": readers then read PostgreSQL from their cursor. It keeps
+    reconnecting while Redis is away, and rings on every (re)connection, so a reader
+    catches up with whatever was committed while it heard nothing."""
+
+    def __init__(self, redis: Redis, channels: list[str]) -> None:
+        self._redis = redis
+        self._channels = channels
+        self._rang = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Doorbell:
+        self._task = asyncio.create_task(self._listen())
+        # Wait briefly for the subscription, so that a notice sent right after the
+        # reader's first read is heard; without Redis, readers poll instead.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), 2.0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait(self, within: float) -> bool:
+        """True when it rang within `within` seconds (then it is quiet again)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._rang.wait(), within)
+        rang = self._rang.is_set()
+        self._rang.clear()
+        return rang
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*self._channels)
+                self._subscribed.set()
+                self._rang.set()
+                backoff = 0.1
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self._rang.set()
+            except (RedisError, OSError):
+                log.info("event notifications unavailable; retrying in %.1fs", backoff)
+            finally:
+                self._subscribed.clear()
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)

@@ -192,13 +192,32 @@ class PendingCompletion(SQLModel, table=True):
 
 
 class HistoryEvent(SQLModel, table=True):
-    """Append-only execution trace; its id is the cursor of the task event stream."""
+    """Append-only execution trace, and the log every subscription reads.
+
+    `tx` is the writing transaction's id: rows of one transaction appear together at its
+    commit, and (tx, id) orders them so that a reader which only reads below the oldest
+    transaction still running never sees a row appear behind its cursor. The audience is
+    fixed when the event is written: who the event concerned then (a task's assignee
+    before and after, its candidates, the actor), not who it concerns now."""
 
     __tablename__ = "history_events"
-    __table_args__ = (sa.UniqueConstraint("instance_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("instance_id", "seq"),
+        sa.Index("ix_history_events_tx_id", "tx", "id"),
+        sa.Index("ix_history_events_audience_users", "audience_users", postgresql_using="gin"),
+        sa.Index("ix_history_events_audience_groups", "audience_groups", postgresql_using="gin"),
+    )
 
     id: int | None = Field(
         default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
+    tx: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger,
+            nullable=False,
+            server_default=sa.text("(pg_current_xact_id()::text)::bigint"),
+        ),
     )
     instance_id: uuid.UUID = Field(foreign_key="process_instances.id")
     seq: int
@@ -211,6 +230,14 @@ class HistoryEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=_tz(nullable=False))
     data: dict[str, Any] = Field(
         default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
+    )
+    audience_users: list[uuid.UUID] = Field(
+        default_factory=list,
+        sa_column=sa.Column(pg.ARRAY(sa.Uuid), nullable=False, server_default="{}"),
+    )
+    audience_groups: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(pg.ARRAY(sa.String(150)), nullable=False, server_default="{}"),
     )
 
 

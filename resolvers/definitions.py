@@ -41,7 +41,12 @@ async def process_definitions(
     position = None
     if after is not None:
         after_key, after_version = decode_cursor(after, 2)
-        position = (str(after_key), int(after_version))
+        # A cursor is client input: only the (key, version) of a row, else BAD_USER_INPUT.
+        if not (
+            isinstance(after_key, str) and type(after_version) is int and 0 < after_version < 2**31
+        ):
+            raise BadUserInput("invalid cursor", field="after")
+        position = (after_key, after_version)
     rows = await info.context.services.definitions.page(
         key=key, latest_only=latest_only, after=position, limit=limit + 1
     )

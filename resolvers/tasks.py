@@ -11,6 +11,7 @@ from strawberry import relay
 
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import BadUserInput
+from api.services.event_log import LogPosition
 from engine.enums import TaskEventType
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.ids import decode_id
@@ -56,22 +57,18 @@ async def complete_task(info: Ctx, id: strawberry.ID, variables: JSON | None = N
 
 
 async def task_events(info: Ctx, since: str | None = None) -> AsyncGenerator[TaskEvent, None]:
-    """Changes to tasks that concern the caller: as assignee, candidate, or group member."""
+    """Changes to tasks that concern the caller (as assignee, candidate or group member):
+    after the cursor `since` when given, else from now; none lost, none repeated."""
     principal = info.context.require_user()
     services = info.context.services
-    cursor = None
-    if since is not None:
-        if not since.isdigit():
-            raise BadUserInput("invalid cursor", field="since")
-        cursor = int(since)
-    async for notice in services.tasks.watch(principal, cursor):
-        assert notice.task_id is not None
-        row = (await services.tasks.by_ids([notice.task_id]))[0]
-        if row is None:
-            continue
+    position = LogPosition.decode(since) if since is not None else None
+    async for event in services.event_log.task_events(principal, position):
+        assert event.task_id is not None
+        [row] = await services.tasks.by_ids([event.task_id])
+        assert row is not None
         yield TaskEvent(
-            type=TaskEventType(notice.type.value),
-            cursor=str(notice.cursor),
-            at=notice.at,
+            type=TaskEventType(event.type.value),
+            cursor=LogPosition.of(event).encode(),
+            at=event.at,
             task=Task.from_row(row),
         )

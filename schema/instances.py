@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 from strawberry import relay
@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     from schema.tasks import Task
 
 
-@strawberry.type(description="One entry of an instance's execution trace.")
-class HistoryEvent:
+@strawberry.type(description="One step of an instance's trace, pushed as it happens.")
+class InstanceEvent:
     actor_id: strawberry.Private[uuid.UUID | None]
     seq: int = strawberry.field(
-        description="Position in the instance's log: 1, 2, 3, ... without gaps."
+        description="Position in the instance's log: 1, 2, 3, ... without gaps; `since` resumes after it."
     )
     type: str = strawberry.field(description="What happened, e.g. NODE_ENTERED, TASK_COMPLETED.")
     node_id: str | None = strawberry.field(description="The definition node it concerns.")
@@ -34,12 +34,8 @@ class HistoryEvent:
     at: datetime = strawberry.field(description="When it happened.")
     data: JSON | None = strawberry.field(description="Details: variables, reasons, messages.")
 
-    @strawberry.field(description="Who caused it, when a person did.")
-    async def actor(self, info: Ctx) -> User | None:
-        return await load_user(info, self.actor_id)
-
     @classmethod
-    def from_row(cls, row: models.HistoryEvent) -> HistoryEvent:
+    def from_row(cls, row: models.HistoryEvent) -> Self:
         return cls(
             actor_id=row.actor_id,
             seq=row.seq,
@@ -49,6 +45,13 @@ class HistoryEvent:
             at=row.at,
             data=JSON(row.data),
         )
+
+
+@strawberry.type(description="One entry of an instance's execution trace.")
+class HistoryEvent(InstanceEvent):
+    @strawberry.field(description="Who caused it, when a person did.")
+    async def actor(self, info: Ctx) -> User | None:
+        return await load_user(info, self.actor_id)
 
 
 @strawberry.type(description="A running or finished run of a process definition.")

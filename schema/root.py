@@ -22,7 +22,7 @@ from resolvers import tasks as task_resolvers
 from resolvers import users as user_resolvers
 from schema.definitions import ProcessDefinition
 from schema.errors import ErrorCodes
-from schema.instances import ProcessInstance
+from schema.instances import InstanceEvent, ProcessInstance
 from schema.tasks import Task, TaskEvent
 from schema.users import AuthPayload, Group, User
 
@@ -89,6 +89,10 @@ class Subscription:
     task_events: TaskEvent = strawberry.subscription(  # type: ignore[assignment]
         resolver=task_resolvers.task_events,
         description="Changes to the tasks that concern the caller; resume after a cursor with since.",
+    )
+    instance_events: InstanceEvent = strawberry.subscription(  # type: ignore[assignment]
+        resolver=instance_resolvers.instance_events,
+        description="One instance's trace as it happens; resume after a seq with since.",
     )
 
 

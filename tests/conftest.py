@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -50,9 +52,22 @@ def _answers(port: int) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def embedded_home() -> Iterator[Path]:
+    """A state directory for embedded services. Not under pytest's tmp_path: every pytest
+    session resets /tmp/pytest-of-<user> to owner-only, which locks out the embedded
+    PostgreSQL's own system user."""
+    home = Path(tempfile.mkdtemp(prefix="flowdesk-test-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("flowdesk")
+def state_dir() -> Iterator[Path]:
+    with embedded_home() as home:
+        yield home
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,17 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from api.embedded import free_port
 from tests.client import GraphQLClient
+from tests.conftest import embedded_home
 from tests.walkthrough import walk_through
 
 FLOWDESK = Path(sys.executable).parent / "flowdesk"
@@ -73,10 +75,16 @@ async def flowdesk_dev(home: Path, port: int) -> AsyncIterator[str]:
         assert b"Flowdesk is up" in b"".join(output)
 
 
+@pytest.fixture
+def home() -> Iterator[Path]:
+    with embedded_home() as path:
+        yield path / "state"
+
+
 async def test_dev_stack_serves_the_walkthrough_and_keeps_state_across_a_restart(
-    tmp_path: Path,
+    home: Path,
 ) -> None:
-    home, port = tmp_path / "state", free_port()
+    port = free_port()
     async with flowdesk_dev(home, port) as base_url:
         walked = await walk_through(base_url, admin="admin", admin_password=ADMIN_PASSWORD)
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:

@@ -16,28 +16,58 @@ from api.errors import BadUserInput, NotFound
 from api.jsonschemas import schema_problem
 from api.models import ProcessDefinition
 from engine.definition import Definition
+from engine.expressions import is_expression
 from engine.validation import DefinitionInvalid, Problem, parse_definition
 
 
 def definition_problems(raw: dict[str, Any]) -> list[Problem]:
-    """Everything wrong with `raw`: the engine's checks, then the JSON Schemas it carries."""
+    """Everything wrong with `raw`: the engine's checks, the JSON Schemas it carries and
+    the lengths the tables can store, all at once (one problem must not hide another)."""
     try:
-        definition = parse_definition(raw)
+        parse_definition(raw)
+        problems: list[Problem] = []
     except DefinitionInvalid as exc:
-        return list(exc.problems)
-    problems = []
-    if definition.variables is not None and (why := schema_problem(definition.variables)):
+        problems = list(exc.problems)
+    variables = raw.get("variables")
+    if isinstance(variables, dict) and (why := schema_problem(variables)):
         problems.append(Problem(path="variables", message=f"not a valid JSON Schema: {why}"))
-    for index, node in enumerate(definition.nodes):
-        if node.form is not None and (why := schema_problem(node.form)):
+    for field, limit in _LIMITS.items():
+        problems += _too_long(raw.get(field), field, limit)
+    nodes = raw.get("nodes")
+    for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+        if not isinstance(node, dict):
+            continue
+        node_id = node.get("id") if isinstance(node.get("id"), str) else None
+        form = node.get("form")
+        if isinstance(form, dict) and (why := schema_problem(form)):
             problems.append(
                 Problem(
                     path=f"nodes[{index}].form",
-                    node_id=node.id,
+                    node_id=node_id,
                     message=f"not a valid JSON Schema: {why}",
                 )
             )
+        for field, limit in _NODE_LIMITS.items():
+            problems += _too_long(node.get(field), f"nodes[{index}].{field}", limit, node_id)
+        groups = node.get("candidateGroups")
+        for k, group in enumerate(groups if isinstance(groups, list) else []):
+            if isinstance(group, str) and not is_expression(group):
+                path = f"nodes[{index}].candidateGroups[{k}]"
+                problems += _too_long(group, path, _GROUP_LIMIT, node_id)
     return problems
+
+
+# The widths of the columns these values are stored in (api/models.py): a longer value
+# would fail on deployment, or in the workflow's first transition, which retries forever.
+_LIMITS = {"key": 150, "name": 200}
+_NODE_LIMITS = {"id": 150, "name": 200}
+_GROUP_LIMIT = 150
+
+
+def _too_long(value: Any, path: str, limit: int, node_id: str | None = None) -> list[Problem]:
+    if isinstance(value, str) and len(value) > limit:
+        return [Problem(path=path, node_id=node_id, message=f"longer than {limit} characters")]
+    return []
 
 
 def problems_error(problems: list[Problem]) -> BadUserInput:

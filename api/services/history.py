@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.db import SessionMaker
-from api.models import HistoryEvent, ProcessInstance
+from api.models import HistoryEvent, ProcessInstance, Task
 from engine.enums import HistoryEventType
 
 
@@ -26,6 +26,19 @@ class NewEvent:
     task_id: uuid.UUID | None = None
     actor_id: uuid.UUID | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # Who a task event concerns, as of this event (see HistoryEvent).
+    audience_users: tuple[uuid.UUID, ...] = ()
+    audience_groups: tuple[str, ...] = ()
+
+
+def task_audience(task: Task, *also: uuid.UUID | None) -> dict[str, Any]:
+    """The people a change to `task` concerns: its assignee and candidates, plus `also`
+    (the actor, a previous assignee), as NewEvent keyword arguments."""
+    users = {task.assignee_id, *task.candidate_users, *also} - {None}
+    return {
+        "audience_users": tuple(sorted(u for u in users if u is not None)),
+        "audience_groups": tuple(sorted(task.candidate_groups)),
+    }
 
 
 async def append_events(
@@ -56,6 +69,8 @@ async def append_events(
             "task_id": e.task_id,
             "actor_id": e.actor_id,
             "data": e.data,
+            "audience_users": list(e.audience_users),
+            "audience_groups": list(e.audience_groups),
         }
         for i, e in enumerate(events)
     ]

@@ -19,6 +19,9 @@ from api.services.definitions import DefinitionService, parsed
 from api.settings import Settings
 from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
 
+# The width of process_instances.business_key.
+BUSINESS_KEY_LIMIT = 200
+
 
 class InstanceService:
     def __init__(
@@ -49,6 +52,11 @@ class InstanceService:
         row = await self._definitions.get(key, version)
         if row.suspended:
             raise Conflict(f"process definition '{key}' version {row.version} is suspended")
+        if business_key is not None and len(business_key) > BUSINESS_KEY_LIMIT:
+            # Checked here: the workflow's first transition could never store it.
+            raise BadUserInput(
+                f"businessKey is longer than {BUSINESS_KEY_LIMIT} characters", field="businessKey"
+            )
         variables = {} if variables is None else variables
         if not isinstance(variables, dict):
             raise BadUserInput("variables must be a JSON object")

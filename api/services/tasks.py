@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +18,11 @@ from temporalio.service import RPCError
 from api.auth.principal import Principal
 from api.db import SessionMaker
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
-from api.events import TASK_EVENT_TYPES, EventBus, Notice
+from api.events import EventBus
 from api.jsonschemas import validation_errors
-from api.models import HistoryEvent, PendingCompletion, Task, overlaps
-from api.services.history import NewEvent, append_events
-from api.services.transitions import notices_for
+from api.models import PendingCompletion, Task, overlaps
+from api.services.history import NewEvent, append_events, task_audience
+from api.services.transitions import notices
 from engine.enums import HistoryEventType, TaskStatus
 from engine.messages import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
 
@@ -148,11 +148,11 @@ class TaskService:
                         node_id=task.node_id,
                         task_id=task.id,
                         actor_id=principal.id,
+                        **task_audience(claimed, principal.id),
                     )
                 ],
             )
-            notices = await notices_for(session, events)
-        await self._bus.publish(notices)
+        await self._bus.publish(notices(events))
         return claimed
 
     async def complete(self, principal: Principal, task_id: uuid.UUID, variables: Any) -> Task:
@@ -166,10 +166,12 @@ class TaskService:
             raise BadUserInput("variables must be a JSON object")
         async with self._sessions() as session, session.begin():
             task = await self._visible(session, principal, task_id)
-            if not may_work(principal, task):
-                raise Forbidden("this task is assigned to someone else")
+            # Closed first: whoever completed a task became its assignee, and a candidate
+            # who lost the race must hear CONFLICT, not that it is someone else's.
             if task.status not in OPEN_STATUSES:
                 raise Conflict(_why_not_open(task, "completed"))
+            if not may_work(principal, task):
+                raise Forbidden("this task is assigned to someone else")
             errors = validation_errors(task.form, variables)
             if errors:
                 raise BadUserInput(
@@ -222,44 +224,6 @@ class TaskService:
                 await self._roll_back(pending)
                 raise Conflict("the instance is no longer running") from exc
             raise
-
-    async def watch(self, principal: Principal, since: int | None) -> AsyncIterator[Notice]:
-        """Task events that concern `principal`, each once: those after the cursor `since`
-        from PostgreSQL first, then live ones from Redis."""
-        channels = [self._bus.user_channel(principal.id)]
-        channels += [self._bus.group_channel(g) for g in sorted(principal.groups)]
-        async with self._bus.subscribe(channels) as live:
-            seen: set[int] = set()
-            if since is not None:
-                for notice in await self._missed(principal, since):
-                    seen.add(notice.cursor)
-                    yield notice
-            async for notice in live:
-                # A notice reaches the caller once per channel it was sent to, and may
-                # have been replayed already. Cursors are not compared: commits can land
-                # out of id order.
-                if notice.cursor not in seen:
-                    seen.add(notice.cursor)
-                    yield notice
-
-    async def _missed(self, principal: Principal, since: int) -> list[Notice]:
-        async with self._sessions() as session:
-            rows = await session.exec(
-                select(HistoryEvent)
-                .join(Task, col(Task.id) == HistoryEvent.task_id)
-                .where(
-                    col(HistoryEvent.id) > since,
-                    col(HistoryEvent.type).in_(TASK_EVENT_TYPES),
-                    sa.or_(
-                        col(Task.assignee_id) == principal.id,
-                        col(HistoryEvent.actor_id) == principal.id,
-                        col(Task.candidate_users).contains([principal.id]),
-                        overlaps(Task.candidate_groups, principal.groups),
-                    ),
-                )
-                .order_by(col(HistoryEvent.id))
-            )
-            return await notices_for(session, rows.all())
 
     async def _roll_back(self, pending: PendingCompletion) -> None:
         async with self._sessions() as session, session.begin():

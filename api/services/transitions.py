@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.db import SessionMaker
 from api.events import Notice
 from api.models import HistoryEvent, PendingCompletion, ProcessInstance, Task, User
-from api.services.history import NewEvent, append_events
+from api.services.history import NewEvent, append_events, task_audience
 from engine.enums import InstanceStatus, TaskStatus
 from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
 from engine.messages import TransitionRecord
@@ -51,61 +51,36 @@ async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> 
             elif isinstance(command, CloseTask):
                 await _close_task(session, command, record, usernames)
         await session.flush()
-        events = await append_events(
-            session,
-            instance_id,
-            [
+        history = [c for c in record.commands if isinstance(c, AppendHistory)]
+        tasks = await _tasks(session, {uuid.UUID(c.task_id) for c in history if c.task_id})
+        events = []
+        for c in history:
+            actor_id = usernames.get(c.actor) if c.actor else None
+            task = tasks.get(uuid.UUID(c.task_id)) if c.task_id else None
+            events.append(
                 NewEvent(
                     type=c.type,
                     at=c.at,
                     node_id=c.node_id,
-                    task_id=uuid.UUID(c.task_id) if c.task_id else None,
-                    actor_id=usernames.get(c.actor) if c.actor else None,
+                    task_id=task.id if task else None,
+                    actor_id=actor_id,
                     data=c.data,
+                    **(task_audience(task, actor_id) if task else {}),
                 )
-                for c in record.commands
-                if isinstance(c, AppendHistory)
-            ],
-        )
-        return await notices_for(session, events)
-
-
-async def notices_for(session: AsyncSession, events: Iterable[HistoryEvent]) -> list[Notice]:
-    """Notices for committed-to-be events, each task event addressed to the people its task concerns."""
-    events = list(events)
-    task_ids = {e.task_id for e in events if e.task_id is not None}
-    tasks: dict[uuid.UUID, Task] = {}
-    if task_ids:
-        rows = await session.exec(select(Task).where(col(Task.id).in_(task_ids)))
-        tasks = {t.id: t for t in rows}
-    notices = []
-    for event in events:
-        assert event.id is not None
-        task = tasks.get(event.task_id) if event.task_id else None
-        users: set[uuid.UUID] = set()
-        groups: tuple[str, ...] = ()
-        if task is not None:
-            users.update(task.candidate_users)
-            groups = tuple(task.candidate_groups)
-            if task.assignee_id:
-                users.add(task.assignee_id)
-            if event.actor_id:
-                users.add(event.actor_id)
-        notices.append(
-            Notice(
-                cursor=event.id,
-                instance_id=event.instance_id,
-                seq=event.seq,
-                type=event.type,
-                at=event.at,
-                node_id=event.node_id,
-                task_id=event.task_id,
-                data=event.data,
-                user_ids=tuple(users),
-                group_keys=groups,
             )
-        )
-    return notices
+        return notices(await append_events(session, instance_id, events))
+
+
+def notices(events: Iterable[HistoryEvent]) -> list[Notice]:
+    """What to publish once `events` are committed."""
+    return [Notice.of(event) for event in events]
+
+
+async def _tasks(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Task]:
+    if not ids:
+        return {}
+    rows = await session.exec(select(Task).where(col(Task.id).in_(ids)))
+    return {t.id: t for t in rows}
 
 
 async def _create_instance(session: AsyncSession, record: TransitionRecord) -> None:

@@ -63,20 +63,37 @@ class UserService:
             raise BadUserInput("username must not be empty", field="username")
         if len(password) < 8:
             raise BadUserInput("password must have at least 8 characters", field="password")
+        _check_lengths(
+            (username, "username", 150),
+            (display_name, "displayName", 200),
+            (email, "email", 320),
+            *((key, "groups", 150) for key in groups),
+        )
+        groups = list(dict.fromkeys(groups))
         password_hash = await hash_password(password)
         async with self._sessions() as session, session.begin():
-            taken = await session.exec(select(User.id).where(User.username == username))
-            if taken.first() is not None:
-                raise Conflict(f"username '{username}' is taken", field="username")
-            user = User(
-                username=username,
-                password_hash=password_hash,
-                display_name=display_name,
-                email=email,
-                roles=list(roles),
+            # One statement decides a race between two creations of the same name.
+            user: User | None = (
+                (
+                    await session.exec(
+                        insert(User)
+                        .values(
+                            id=uuid.uuid4(),
+                            username=username,
+                            password_hash=password_hash,
+                            display_name=display_name,
+                            email=email,
+                            roles=list(roles),
+                        )
+                        .on_conflict_do_nothing(index_elements=["username"])
+                        .returning(User)
+                    )
+                )
+                .scalars()
+                .first()
             )
-            session.add(user)
-            await session.flush()
+            if user is None:
+                raise Conflict(f"username '{username}' is taken", field="username")
             await _ensure_groups(session, groups)
             for key in groups:
                 session.add(Membership(user_id=user.id, group_key=key))
@@ -85,11 +102,22 @@ class UserService:
     async def create_group(self, key: str, name: str | None = None) -> Group:
         if not key.strip():
             raise BadUserInput("group key must not be empty", field="key")
+        _check_lengths((key, "key", 150), (name, "name", 200))
         async with self._sessions() as session, session.begin():
-            if await session.get(Group, key) is not None:
+            group: Group | None = (
+                (
+                    await session.exec(
+                        insert(Group)
+                        .values(key=key, name=name)
+                        .on_conflict_do_nothing(index_elements=["key"])
+                        .returning(Group)
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            if group is None:
                 raise Conflict(f"group '{key}' exists", field="key")
-            group = Group(key=key, name=name)
-            session.add(group)
         return group
 
     async def set_membership(self, group_key: str, user_id: uuid.UUID, member: bool) -> Group:
@@ -122,6 +150,13 @@ class UserService:
         return await self.create_user(
             username, password, roles=[ADMIN_ROLE], groups=["admins"]
         ), True
+
+
+def _check_lengths(*values: tuple[str | None, str, int]) -> None:
+    """Refuse what the columns (api/models.py) cannot hold, naming the field."""
+    for value, field, limit in values:
+        if value is not None and len(value) > limit:
+            raise BadUserInput(f"{field} is longer than {limit} characters", field=field)
 
 
 async def _ensure_groups(session: AsyncSession, keys: Iterable[str]) -> None:
