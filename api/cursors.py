@@ -15,11 +15,11 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode()
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+def decode_cursor(cursor: str, arity: int, *, field: str = "after") -> list[Any]:
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
-        raise BadUserInput("invalid cursor", field="after") from exc
+        raise BadUserInput("invalid cursor", field=field) from exc
     if not isinstance(values, list) or len(values) != arity:
-        raise BadUserInput("invalid cursor", field="after")
+        raise BadUserInput("invalid cursor", field=field)
     return values

@@ -80,17 +80,23 @@ class EventBus:
 
     async def publish(self, notices: Iterable[Notice]) -> None:
         """Send each notice to its instance's channel and, for task events, to the
-        channel of every user and group it concerns: one round trip in all."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for notice in notices:
-                payload = notice.encode()
-                pipe.publish(self.instance_channel(notice.instance_id), payload)
-                if notice.type in TASK_EVENT_TYPES:
-                    for user_id in notice.user_ids:
-                        pipe.publish(self.user_channel(user_id), payload)
-                    for key in notice.group_keys:
-                        pipe.publish(self.group_channel(key), payload)
-            await pipe.execute()
+        channel of every user and group it concerns: one round trip in all.
+
+        Called after the commit, so it never fails the change: without Redis, readers
+        still find every event in PostgreSQL when they next look."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for notice in notices:
+                    payload = notice.encode()
+                    pipe.publish(self.instance_channel(notice.instance_id), payload)
+                    if notice.type in TASK_EVENT_TYPES:
+                        for user_id in notice.user_ids:
+                            pipe.publish(self.user_channel(user_id), payload)
+                        for key in notice.group_keys:
+                            pipe.publish(self.group_channel(key), payload)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("notices not published (subscribers will poll): %s", exc)
 
     def doorbell(self, channels: Iterable[str]) -> Doorbell:
         return Doorbell(self._redis, list(channels))

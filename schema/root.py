@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from api.settings import Settings
 from resolvers import definitions as definition_resolvers
 from resolvers import instances as instance_resolvers
+from resolvers import nodes as node_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import users as user_resolvers
 from schema.definitions import ProcessDefinition
@@ -29,7 +30,9 @@ from schema.users import AuthPayload, Group, User
 
 @strawberry.type(description="Reading definitions, instances, tasks and people.")
 class Query:
-    node: relay.Node | None = relay.node(description="Any object by its global id.")
+    node: relay.Node | None = strawberry.field(
+        resolver=node_resolvers.node, description="Any object by its global id."
+    )
     me: User = strawberry.field(resolver=user_resolvers.me, description="The caller.")
     process_definitions: relay.Connection[ProcessDefinition] = strawberry.field(
         resolver=definition_resolvers.process_definitions,

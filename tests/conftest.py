@@ -136,22 +136,22 @@ async def temporal(settings: Settings) -> Client:
     return await connect_temporal(settings)
 
 
-@pytest.fixture(scope="session")
-async def worker(
+@contextlib.asynccontextmanager
+async def run_worker(
     settings: Settings, sessions: SessionMaker, temporal: Client
 ) -> AsyncIterator[Worker]:
     redis = Redis.from_url(settings.redis_url)
-    worker = build_worker(
-        temporal, settings, sessions, EventBus(redis, settings.event_channel_prefix)
-    )
-    async with worker:
-        yield worker
-    await redis.aclose()
+    try:
+        bus = EventBus(redis, settings.event_channel_prefix)
+        async with build_worker(temporal, settings, sessions, bus) as worker:
+            yield worker
+    finally:
+        await redis.aclose()
 
 
-@pytest.fixture(scope="session")
-async def app_url(settings: Settings, worker: Worker) -> AsyncIterator[str]:
-    """The app served by uvicorn on a real port, as clients reach it."""
+@contextlib.asynccontextmanager
+async def serve_app(settings: Settings) -> AsyncIterator[str]:
+    """The app served by uvicorn on settings.port, as clients reach it."""
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
@@ -162,9 +162,25 @@ async def app_url(settings: Settings, worker: Worker) -> AsyncIterator[str]:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{settings.port}"
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{settings.port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    settings: Settings, sessions: SessionMaker, temporal: Client
+) -> AsyncIterator[Worker]:
+    async with run_worker(settings, sessions, temporal) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+async def app_url(settings: Settings, worker: Worker) -> AsyncIterator[str]:
+    async with serve_app(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

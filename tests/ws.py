@@ -15,6 +15,12 @@ class Subscription:
     def __init__(self, socket: ClientConnection) -> None:
         self.socket = socket
 
+    async def message(self) -> dict[str, Any]:
+        """The next protocol message, whatever its type (within 15 seconds)."""
+        async with asyncio.timeout(15):
+            message: dict[str, Any] = json.loads(await self.socket.recv())
+            return message
+
     async def next(self) -> dict[str, Any]:
         """The payload of the next `next` message; fails on any other message. Callers bound
         the wait with `asyncio.timeout`."""

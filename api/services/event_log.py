@@ -41,7 +41,7 @@ class LogPosition:
 
     @classmethod
     def decode(cls, cursor: str) -> LogPosition:
-        tx, id_ = decode_cursor(cursor, 2)
+        tx, id_ = decode_cursor(cursor, 2, field="since")
         if not (isinstance(tx, int) and isinstance(id_, int)):
             raise BadUserInput("invalid cursor", field="since")
         return cls(tx, id_)
