@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import Any, cast
 
@@ -23,5 +24,6 @@ async def node(info: Ctx, id: strawberry.ID) -> relay.Node | None:
         raise BadUserInput(f"'{id}' is not a global id", field="id") from exc
     if not (isinstance(node_type, type) and issubclass(node_type, relay.Node)):
         raise BadUserInput(f"'{id}' is not a global id", field="id")
-    [found] = await node_type.resolve_nodes(info=info, node_ids=[gid.node_id])
-    return cast(relay.Node | None, found)
+    found = node_type.resolve_nodes(info=info, node_ids=[gid.node_id])
+    [result] = await found if inspect.isawaitable(found) else found
+    return result
