@@ -20,6 +20,7 @@ from api.loaders import Loaders, build_loaders
 from api.services.definitions import DefinitionService
 from api.services.event_log import EventLog
 from api.services.history import HistoryService
+from api.services.inbox import InboxService
 from api.services.instances import InstanceService
 from api.services.tasks import TaskService
 from api.services.users import UserService
@@ -40,6 +41,7 @@ class Services:
     definitions: DefinitionService
     instances: InstanceService
     tasks: TaskService
+    inbox: InboxService
     history: HistoryService
     event_log: EventLog
 
@@ -61,6 +63,7 @@ class Services:
             definitions=definitions,
             instances=InstanceService(sessions, temporal, settings, definitions),
             tasks=TaskService(sessions, temporal, bus),
+            inbox=InboxService(sessions),
             history=HistoryService(sessions),
             event_log=EventLog(sessions, bus),
         )

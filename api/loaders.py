@@ -18,6 +18,7 @@ from api.models import (
     ProcessDefinition,
     ProcessInstance,
     Task,
+    TaskComment,
     User,
 )
 from api.services.definitions import DefinitionService
@@ -35,6 +36,7 @@ class Loaders:
     instance: DataLoader[uuid.UUID, ProcessInstance | None]
     tasks_of_instance: DataLoader[uuid.UUID, list[Task]]
     history_of_instance: DataLoader[uuid.UUID, list[HistoryEvent]]
+    comments_of_task: DataLoader[uuid.UUID, list[TaskComment]]
 
 
 def build_loaders(
@@ -89,6 +91,10 @@ def build_loaders(
         grouped = await history.for_instances(list(ids))
         return [grouped[i] for i in ids]
 
+    async def comments_by_task(ids: Sequence[uuid.UUID]) -> list[list[TaskComment]]:
+        grouped = await tasks.comments_of(list(ids))
+        return [grouped[i] for i in ids]
+
     return Loaders(
         user=DataLoader(users),
         groups_of_user=DataLoader(groups_of_users),
@@ -97,4 +103,5 @@ def build_loaders(
         instance=DataLoader(instances_by_id),
         tasks_of_instance=DataLoader(tasks_by_instance),
         history_of_instance=DataLoader(history_by_instance),
+        comments_of_task=DataLoader(comments_by_task),
     )

@@ -24,6 +24,11 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+class DelegationState(enum.StrEnum):
+    PENDING = "PENDING"
+    RESOLVED = "RESOLVED"
+
+
 def _enum(kind: type[enum.StrEnum], name: str) -> sa.Enum:
     # VARCHAR plus a CHECK constraint: adding a member later is a plain migration,
     # not an ALTER TYPE that cannot run inside a transaction.
@@ -172,6 +177,28 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_tz(nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=_tz(nullable=True))
     completed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # Who delegated it and gets it back on resolve, as in Flowable and Camunda.
+    owner_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    delegation: DelegationState | None = Field(
+        default=None, sa_column=sa.Column(_enum(DelegationState, "delegation_state"), nullable=True)
+    )
+    follow_up_at: datetime | None = Field(default=None, sa_column=_tz(nullable=True))
+    # Variables a delegate resolved the task with; they complete it together with the owner's.
+    variables: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
+    )
+
+
+class TaskComment(SQLModel, table=True):
+    __tablename__ = "task_comments"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    task_id: uuid.UUID = Field(foreign_key="tasks.id", index=True, ondelete="CASCADE")
+    author_id: uuid.UUID = Field(foreign_key="users.id")
+    message: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = Field(
+        default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
+    )
 
 
 class PendingCompletion(SQLModel, table=True):

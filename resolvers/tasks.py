@@ -2,42 +2,74 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
 from strawberry import relay
 
-from api.cursors import decode_cursor, encode_cursor
-from api.errors import BadUserInput
 from api.services.event_log import LogPosition
+from api.services.inbox import TaskOrder as Order
+from api.services.inbox import TaskQuery
 from engine.enums import TaskEventType
-from schema.common import JSON, Ctx, build_connection, page_size
+from schema.common import JSON, Ctx, page_size
 from schema.ids import decode_id
-from schema.tasks import Task, TaskEvent
+from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent, TaskFilter, TaskOrder
+
+
+def _query(f: TaskFilter | None) -> TaskQuery:
+    if f is None:
+        return TaskQuery()
+    return TaskQuery(
+        assigned_to_me=f.assigned_to_me,
+        assignee_id=decode_id(f.assignee_id, "User", field="assigneeId") if f.assignee_id else None,
+        unassigned=f.unassigned,
+        candidate_for_me=f.candidate_for_me,
+        statuses=tuple(f.status) if f.status else None,
+        definition_key=f.definition_key,
+        instance_id=decode_id(f.instance_id, "ProcessInstance", field="instanceId")
+        if f.instance_id
+        else None,
+        business_key=f.business_key,
+        name_contains=f.name_contains,
+        priority_min=f.priority_min,
+        priority_max=f.priority_max,
+        due_before=f.due_before,
+        due_after=f.due_after,
+        created_before=f.created_before,
+        created_after=f.created_after,
+        overdue=f.overdue,
+    )
 
 
 async def tasks(
-    info: Ctx, first: int | None = None, after: str | None = None
+    info: Ctx,
+    filter: TaskFilter | None = None,
+    order_by: list[TaskOrder] | None = None,
+    first: int | None = None,
+    after: str | None = None,
 ) -> relay.Connection[Task]:
     principal = info.context.require_user()
     limit = page_size(first)
-    position = None
-    if after is not None:
-        created_at, task_id = decode_cursor(after, 2)
-        try:
-            position = (datetime.fromisoformat(created_at), uuid.UUID(task_id))
-        except (TypeError, ValueError) as exc:
-            raise BadUserInput("invalid cursor", field="after") from exc
-    rows = await info.context.services.tasks.inbox(principal, after=position, limit=limit + 1)
-    return build_connection(
-        rows,
-        limit,
-        Task.from_row,
-        lambda t: encode_cursor(t.created_at.isoformat(), str(t.id)),
-        has_previous=after is not None,
+    order = tuple(Order(o.field, o.descending) for o in order_by or [])
+    rows = await info.context.services.inbox.page(
+        principal, _query(filter), order=order, after=after, limit=limit + 1
     )
+    edges = [relay.Edge(node=Task.from_row(task), cursor=cursor) for task, cursor in rows[:limit]]
+    return relay.Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=len(rows) > limit,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def task_counts(info: Ctx) -> TaskCounts:
+    counts = await info.context.services.inbox.counts(info.context.require_user())
+    return TaskCounts(**counts)
 
 
 async def task(info: Ctx, id: strawberry.ID) -> Task:
@@ -48,6 +80,63 @@ async def task(info: Ctx, id: strawberry.ID) -> Task:
 async def claim_task(info: Ctx, id: strawberry.ID) -> Task:
     principal = info.context.require_user()
     return Task.from_row(await info.context.services.tasks.claim(principal, decode_id(id, "Task")))
+
+
+async def unclaim_task(info: Ctx, id: strawberry.ID) -> Task:
+    principal = info.context.require_user()
+    return Task.from_row(
+        await info.context.services.tasks.unclaim(principal, decode_id(id, "Task"))
+    )
+
+
+async def assign_task(info: Ctx, id: strawberry.ID, user_id: strawberry.ID) -> Task:
+    principal = info.context.require_user()
+    row = await info.context.services.tasks.assign(
+        principal, decode_id(id, "Task"), decode_id(user_id, "User", field="userId")
+    )
+    return Task.from_row(row)
+
+
+async def delegate_task(info: Ctx, id: strawberry.ID, user_id: strawberry.ID) -> Task:
+    principal = info.context.require_user()
+    row = await info.context.services.tasks.delegate(
+        principal, decode_id(id, "Task"), decode_id(user_id, "User", field="userId")
+    )
+    return Task.from_row(row)
+
+
+async def resolve_task(info: Ctx, id: strawberry.ID, variables: JSON | None = None) -> Task:
+    principal = info.context.require_user()
+    row = await info.context.services.tasks.resolve(principal, decode_id(id, "Task"), variables)
+    return Task.from_row(row)
+
+
+async def set_task_priority(info: Ctx, id: strawberry.ID, priority: int) -> Task:
+    principal = info.context.require_user()
+    row = await info.context.services.tasks.set_priority(principal, decode_id(id, "Task"), priority)
+    return Task.from_row(row)
+
+
+async def set_task_due_date(info: Ctx, id: strawberry.ID, due_at: datetime | None = None) -> Task:
+    principal = info.context.require_user()
+    row = await info.context.services.tasks.set_due(principal, decode_id(id, "Task"), due_at)
+    return Task.from_row(row)
+
+
+async def set_task_follow_up(
+    info: Ctx, id: strawberry.ID, follow_up_at: datetime | None = None
+) -> Task:
+    principal = info.context.require_user()
+    row = await info.context.services.tasks.set_follow_up(
+        principal, decode_id(id, "Task"), follow_up_at
+    )
+    return Task.from_row(row)
+
+
+async def add_task_comment(info: Ctx, id: strawberry.ID, message: str) -> TaskComment:
+    principal = info.context.require_user()
+    row = await info.context.services.tasks.comment(principal, decode_id(id, "Task"), message)
+    return TaskComment.from_row(row)
 
 
 async def complete_task(info: Ctx, id: strawberry.ID, variables: JSON | None = None) -> Task:

@@ -24,7 +24,7 @@ from resolvers import users as user_resolvers
 from schema.definitions import ProcessDefinition
 from schema.errors import ErrorCodes
 from schema.instances import InstanceEvent, ProcessInstance
-from schema.tasks import Task, TaskEvent
+from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent
 from schema.users import AuthPayload, Group, User
 
 
@@ -50,6 +50,9 @@ class Query:
         description="The caller's inbox: open tasks assigned to them or that they may claim, newest first.",
     )
     task: Task | None = strawberry.field(resolver=task_resolvers.task, description="One task.")
+    task_counts: TaskCounts = strawberry.field(
+        resolver=task_resolvers.task_counts, description="The inbox badges."
+    )
 
 
 @strawberry.type(description="Changing things.")
@@ -67,6 +70,34 @@ class Mutation:
     )
     claim_task: Task = strawberry.mutation(
         resolver=task_resolvers.claim_task, description="Take a task as its assignee."
+    )
+    unclaim_task: Task = strawberry.mutation(
+        resolver=task_resolvers.unclaim_task, description="Give a held task back to its candidates."
+    )
+    assign_task: Task = strawberry.mutation(
+        resolver=task_resolvers.assign_task,
+        description="Hand a task to a user (its assignee or an admin may).",
+    )
+    delegate_task: Task = strawberry.mutation(
+        resolver=task_resolvers.delegate_task,
+        description="Ask a user to do the work; the task returns to its owner on resolveTask.",
+    )
+    resolve_task: Task = strawberry.mutation(
+        resolver=task_resolvers.resolve_task,
+        description="The delegate gives the task back to its owner, with variables.",
+    )
+    set_task_priority: Task = strawberry.mutation(
+        resolver=task_resolvers.set_task_priority, description="Change a task's priority (0-100)."
+    )
+    set_task_due_date: Task = strawberry.mutation(
+        resolver=task_resolvers.set_task_due_date, description="Change or clear a task's due date."
+    )
+    set_task_follow_up: Task = strawberry.mutation(
+        resolver=task_resolvers.set_task_follow_up,
+        description="Change or clear when to look at a task again.",
+    )
+    add_task_comment: TaskComment = strawberry.mutation(
+        resolver=task_resolvers.add_task_comment, description="Remark on a task."
     )
     complete_task: Task = strawberry.mutation(
         resolver=task_resolvers.complete_task,

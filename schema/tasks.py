@@ -1,4 +1,4 @@
-"""GraphQL types of tasks and of the task event stream."""
+"""GraphQL types of tasks, the inbox query's inputs, and the task event stream."""
 
 from __future__ import annotations
 
@@ -10,10 +10,35 @@ import strawberry
 from strawberry import relay
 
 from api import models
-from api.services.tasks import may_see
+from api.services.inbox import TaskOrderField
+from api.services.task_access import may_see
 from schema.common import JSON, Ctx, TaskEventType, TaskStatus
 from schema.instances import ProcessInstance
 from schema.users import User, load_user
+
+strawberry.enum(TaskOrderField, description="What the inbox can be sorted by.")
+strawberry.enum(models.DelegationState, description="Where a delegated task stands.")
+
+
+@strawberry.type(description="A remark on a task.")
+class TaskComment:
+    author_id: strawberry.Private[uuid.UUID]
+    id: strawberry.ID = strawberry.field(description="The comment's id.")
+    message: str = strawberry.field(description="What was said.")
+    created_at: datetime = strawberry.field(description="When.")
+
+    @strawberry.field(description="Who said it.")
+    async def author(self, info: Ctx) -> User | None:
+        return await load_user(info, self.author_id)
+
+    @classmethod
+    def from_row(cls, row: models.TaskComment) -> TaskComment:
+        return cls(
+            author_id=row.author_id,
+            id=strawberry.ID(str(row.id)),
+            message=row.message,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A human step of a process instance, waiting in someone's inbox.")
@@ -26,9 +51,17 @@ class Task(relay.Node):
     candidate_groups: list[str] = strawberry.field(description="Groups whose members may claim it.")
     priority: int = strawberry.field(description="0-100, higher is more urgent.")
     due_at: datetime | None = strawberry.field(description="When it should be done.")
+    follow_up_at: datetime | None = strawberry.field(description="When to look at it again.")
     form: JSON | None = strawberry.field(
         description="JSON Schema of the variables that complete it."
     )
+    delegation_state: models.DelegationState | None = strawberry.field(
+        description="PENDING while a delegate works on it, RESOLVED once they gave it back."
+    )
+    variables: JSON = strawberry.field(
+        description="Variables a delegate resolved it with; they complete it with the owner's."
+    )
+    version: int = strawberry.field(description="Grows with every change to the task.")
     created_at: datetime = strawberry.field(description="When it was created.")
     completed_at: datetime | None = strawberry.field(
         description="When it was completed or cancelled."
@@ -37,6 +70,10 @@ class Task(relay.Node):
     @strawberry.field(description="Who holds the task.")
     async def assignee(self, info: Ctx) -> User | None:
         return await load_user(info, self.row.assignee_id)
+
+    @strawberry.field(description="Who delegated the task and gets it back on resolve.")
+    async def owner(self, info: Ctx) -> User | None:
+        return await load_user(info, self.row.owner_id)
 
     @strawberry.field(description="Who completed it.")
     async def completed_by(self, info: Ctx) -> User | None:
@@ -53,6 +90,15 @@ class Task(relay.Node):
         assert row is not None
         return ProcessInstance.from_row(row)
 
+    @strawberry.field(description="Remarks on the task, oldest first.")
+    async def comments(self, info: Ctx) -> list[TaskComment]:
+        rows = await info.context.loaders.comments_of_task.load(self.row.id)
+        return [TaskComment.from_row(r) for r in rows]
+
+    @strawberry.field(description="How many remarks the task has.")
+    async def comment_count(self, info: Ctx) -> int:
+        return len(await info.context.loaders.comments_of_task.load(self.row.id))
+
     @classmethod
     def from_row(cls, row: models.Task) -> Task:
         return cls(
@@ -64,7 +110,11 @@ class Task(relay.Node):
             candidate_groups=row.candidate_groups,
             priority=row.priority,
             due_at=row.due_at,
+            follow_up_at=row.follow_up_at,
             form=JSON(row.form) if row.form is not None else None,
+            delegation_state=row.delegation,
+            variables=JSON(row.variables),
+            version=row.version,
             created_at=row.created_at,
             completed_at=row.completed_at,
         )
@@ -78,11 +128,66 @@ class Task(relay.Node):
         return [cls.from_row(r) if r and may_see(principal, r) else None for r in rows]
 
 
+@strawberry.input(
+    description="Narrows the inbox. Without assignedToMe, assigneeId, unassigned, "
+    "candidateForMe or status, it is the caller's inbox: open tasks assigned to them or "
+    "that they may claim. Conditions combine with AND."
+)
+class TaskFilter:
+    assigned_to_me: bool | None = strawberry.field(
+        default=None, description="Held by the caller (or not)."
+    )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Held by this user."
+    )
+    unassigned: bool | None = strawberry.field(
+        default=None, description="Held by nobody (or by someone)."
+    )
+    candidate_for_me: bool | None = strawberry.field(
+        default=None, description="The caller is a candidate, directly or through a group."
+    )
+    status: list[TaskStatus] | None = strawberry.field(
+        default=None, description="Default: the open ones."
+    )
+    definition_key: str | None = strawberry.field(
+        default=None, description="Of instances of this process."
+    )
+    instance_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Of this instance."
+    )
+    business_key: str | None = strawberry.field(
+        default=None, description="Of the instance with this business key."
+    )
+    name_contains: str | None = strawberry.field(
+        default=None, description="Name contains this, ignoring case."
+    )
+    priority_min: int | None = strawberry.field(default=None, description="Priority at least.")
+    priority_max: int | None = strawberry.field(default=None, description="Priority at most.")
+    due_before: datetime | None = strawberry.field(default=None, description="Due before.")
+    due_after: datetime | None = strawberry.field(default=None, description="Due after.")
+    created_before: datetime | None = strawberry.field(default=None, description="Created before.")
+    created_after: datetime | None = strawberry.field(default=None, description="Created after.")
+    overdue: bool | None = strawberry.field(default=None, description="Open and past its due date.")
+
+
+@strawberry.input(description="One sort key of the inbox.")
+class TaskOrder:
+    field: TaskOrderField = strawberry.field(description="What to sort by.")
+    descending: bool = strawberry.field(default=False, description="Largest (or latest) first.")
+
+
+@strawberry.type(description="The inbox badges.")
+class TaskCounts:
+    mine: int = strawberry.field(description="Open tasks assigned to the caller.")
+    groups: int = strawberry.field(description="Open, unassigned tasks the caller may claim.")
+    overdue: int = strawberry.field(description="Tasks of the inbox past their due date.")
+
+
 @strawberry.type(description="A change to a task that concerns the subscriber.")
 class TaskEvent:
     type: TaskEventType = strawberry.field(description="What happened.")
     cursor: str = strawberry.field(
         description="Position in the event stream; pass as `since` to resume."
     )
-    at: datetime = strawberry.field(description="When it happened (its commit).")
+    at: datetime = strawberry.field(description="When it happened.")
     task: Task = strawberry.field(description="The task as it is now.")

@@ -1,15 +1,18 @@
-"""The task inbox and the task lifecycle: claim and complete."""
+"""The task lifecycle: claim, assign, delegate, resolve, comment, reschedule, complete.
+
+Every change but completion touches PostgreSQL only, under an optimistic lock on the
+task's `version`, and records a history event in the same transaction; the event is
+published after the commit. Completion also goes through the instance's workflow."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -20,50 +23,40 @@ from api.db import SessionMaker
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
 from api.jsonschemas import validation_errors
-from api.models import PendingCompletion, Task, overlaps
+from api.models import DelegationState, PendingCompletion, Task, TaskComment, User
 from api.services.history import NewEvent, append_events, task_audience
+from api.services.task_access import OPEN_STATUSES, is_candidate, may_see, may_work
 from api.services.transitions import notices
 from engine.enums import HistoryEventType, TaskStatus
 from engine.messages import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = (TaskStatus.CREATED, TaskStatus.CLAIMED)
+MAX_COMMENT = 10_000
+
+# A rule a change must pass, given the caller and the task as read: raises to refuse.
+Check = Callable[[Principal, Task], None]
 
 
-def is_candidate(principal: Principal, task: Task) -> bool:
-    return principal.id in task.candidate_users or not principal.groups.isdisjoint(
-        task.candidate_groups
-    )
+def _open(verb: str) -> Check:
+    def check(principal: Principal, task: Task) -> None:
+        if task.status not in OPEN_STATUSES:
+            raise Conflict(f"the task is {task.status.value.lower()} and cannot be {verb}")
+
+    return check
 
 
-def may_see(principal: Principal, task: Task) -> bool:
-    return principal.is_admin or task.assignee_id == principal.id or is_candidate(principal, task)
+def _held_by_caller_or_admin(verb: str) -> Check:
+    def check(principal: Principal, task: Task) -> None:
+        if task.assignee_id != principal.id and not principal.is_admin:
+            raise Forbidden(f"only the task's assignee may {verb} it")
+
+    return check
 
 
-def may_work(principal: Principal, task: Task) -> bool:
-    """Complete it: the assignee, or a candidate while nobody holds it."""
-    if task.assignee_id is not None:
-        return task.assignee_id == principal.id
-    return is_candidate(principal, task) or principal.is_admin
-
-
-def inbox_condition(principal: Principal) -> ColumnElement[bool]:
-    """Open tasks assigned to the caller, or unassigned with the caller as a candidate.
-
-    Each branch matches one partial index (see the Task model)."""
-    is_open = col(Task.status).in_(OPEN_STATUSES)
-    candidate = sa.or_(
-        col(Task.candidate_users).contains([principal.id]),
-        overlaps(Task.candidate_groups, principal.groups),
-    )
-    return sa.and_(
-        is_open,
-        sa.or_(
-            col(Task.assignee_id) == principal.id,
-            sa.and_(col(Task.assignee_id).is_(None), candidate),
-        ),
-    )
+def _workable(principal: Principal, task: Task) -> None:
+    if not may_work(principal, task):
+        raise Forbidden("this task is assigned to someone else")
 
 
 class TaskService:
@@ -72,25 +65,9 @@ class TaskService:
         self._temporal = temporal
         self._bus = bus
 
-    async def inbox(
-        self, principal: Principal, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[Task]:
-        """The caller's open tasks, newest first, keyset-paginated on (created_at, id)."""
-        query = select(Task).where(inbox_condition(principal))
-        if after is not None:
-            query = query.where(sa.tuple_(col(Task.created_at), col(Task.id)) < sa.tuple_(*after))
-        query = query.order_by(col(Task.created_at).desc(), col(Task.id).desc()).limit(limit)
-        async with self._sessions() as session:
-            return list((await session.exec(query)).all())
-
     async def get(self, principal: Principal, task_id: uuid.UUID) -> Task:
         async with self._sessions() as session:
-            task = await session.get(Task, task_id)
-        if task is None:
-            raise NotFound("no such task")
-        if not may_see(principal, task):
-            raise Forbidden("this task is not yours to see")
-        return task
+            return await self._visible(session, principal, task_id)
 
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> list[Task | None]:
         async with self._sessions() as session:
@@ -110,50 +87,177 @@ class TaskService:
                 grouped[task.instance_id].append(task)
             return grouped
 
+    async def comments_of(
+        self, task_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[TaskComment]]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(TaskComment)
+                .where(col(TaskComment.task_id).in_(task_ids))
+                .order_by(col(TaskComment.created_at), col(TaskComment.id))
+            )
+            grouped: dict[uuid.UUID, list[TaskComment]] = {i: [] for i in task_ids}
+            for comment in rows:
+                grouped[comment.task_id].append(comment)
+            return grouped
+
     async def claim(self, principal: Principal, task_id: uuid.UUID) -> Task:
-        async with self._sessions() as session, session.begin():
-            task = await self._visible(session, principal, task_id)
+        def claimable(principal: Principal, task: Task) -> None:
             if not (is_candidate(principal, task) or principal.is_admin):
                 raise Forbidden("only a candidate may claim this task")
-            claimed: Task | None = (
-                (
-                    await session.exec(
-                        sa.update(Task)
-                        .where(
-                            col(Task.id) == task_id,
-                            col(Task.version) == task.version,
-                            col(Task.status) == TaskStatus.CREATED,
-                            col(Task.assignee_id).is_(None),
-                        )
-                        .values(
-                            status=TaskStatus.CLAIMED,
-                            assignee_id=principal.id,
-                            version=Task.version + 1,
-                        )
-                        .returning(Task)
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            if claimed is None:
-                raise Conflict(_why_not_open(task, "claimed"))
+            if task.assignee_id is not None:
+                raise Conflict("the task is claimed by someone else and cannot be claimed")
+
+        return await self._change(
+            principal,
+            task_id,
+            [_open("claimed"), claimable],
+            {"status": TaskStatus.CLAIMED, "assignee_id": principal.id},
+            HistoryEventType.TASK_CLAIMED,
+        )
+
+    async def unclaim(self, principal: Principal, task_id: uuid.UUID) -> Task:
+        """Give a task back to its candidates."""
+        return await self._change(
+            principal,
+            task_id,
+            [_open("unclaimed"), _held_by_caller_or_admin("unclaim")],
+            {
+                "status": TaskStatus.CREATED,
+                "assignee_id": None,
+                "owner_id": None,
+                "delegation": None,
+            },
+            HistoryEventType.TASK_UNCLAIMED,
+        )
+
+    async def assign(self, principal: Principal, task_id: uuid.UUID, user_id: uuid.UUID) -> Task:
+        """Hand a task to someone: its assignee may, and admins may assign any task."""
+        await self._existing_user(user_id)
+
+        def may_assign(principal: Principal, task: Task) -> None:
+            if not principal.is_admin and task.assignee_id != principal.id:
+                raise Forbidden("only the task's assignee or an admin may assign it")
+
+        return await self._change(
+            principal,
+            task_id,
+            [_open("assigned"), may_assign],
+            {
+                "status": TaskStatus.CLAIMED,
+                "assignee_id": user_id,
+                "owner_id": None,
+                "delegation": None,
+            },
+            HistoryEventType.TASK_ASSIGNED,
+            data={"assignee": str(user_id)},
+        )
+
+    async def delegate(self, principal: Principal, task_id: uuid.UUID, user_id: uuid.UUID) -> Task:
+        """Ask someone else to do the work; the task comes back to its owner on resolve."""
+        await self._existing_user(user_id)
+        if user_id == principal.id:
+            raise BadUserInput("a task cannot be delegated to oneself", field="userId")
+
+        def delegable(principal: Principal, task: Task) -> None:
+            if task.assignee_id is None:
+                raise Conflict("claim the task before delegating it")
+            if task.delegation == DelegationState.PENDING:
+                raise Conflict("the task is delegated already; resolve it first")
+
+        return await self._change(
+            principal,
+            task_id,
+            [_open("delegated"), _held_by_caller_or_admin("delegate"), delegable],
+            lambda task: {
+                "assignee_id": user_id,
+                "owner_id": task.owner_id or task.assignee_id,
+                "delegation": DelegationState.PENDING,
+            },
+            HistoryEventType.TASK_DELEGATED,
+            data={"delegate": str(user_id)},
+        )
+
+    async def resolve(self, principal: Principal, task_id: uuid.UUID, variables: Any) -> Task:
+        """The delegate is done: the owner gets the task back with the delegate's variables."""
+        values = _variables(variables)
+
+        def delegated_to_caller(principal: Principal, task: Task) -> None:
+            if task.delegation != DelegationState.PENDING:
+                raise Conflict("the task is not delegated")
+            if task.assignee_id != principal.id:
+                raise Forbidden("only the delegate may resolve the task")
+
+        return await self._change(
+            principal,
+            task_id,
+            [_open("resolved"), delegated_to_caller],
+            lambda task: {
+                "assignee_id": task.owner_id,
+                "delegation": DelegationState.RESOLVED,
+                "variables": {**task.variables, **values},
+            },
+            HistoryEventType.TASK_RESOLVED,
+            data={"variables": values},
+        )
+
+    async def set_priority(self, principal: Principal, task_id: uuid.UUID, priority: int) -> Task:
+        if not 0 <= priority <= 100:
+            raise BadUserInput("priority must be between 0 and 100", field="priority")
+        return await self._change(
+            principal,
+            task_id,
+            [_open("changed"), _workable],
+            {"priority": priority},
+            HistoryEventType.TASK_UPDATED,
+            data={"priority": priority},
+        )
+
+    async def set_due(
+        self, principal: Principal, task_id: uuid.UUID, due_at: datetime | None
+    ) -> Task:
+        return await self._change(
+            principal,
+            task_id,
+            [_open("changed"), _workable],
+            {"due_at": due_at},
+            HistoryEventType.TASK_UPDATED,
+            data={"dueAt": due_at.isoformat() if due_at else None},
+        )
+
+    async def set_follow_up(
+        self, principal: Principal, task_id: uuid.UUID, follow_up_at: datetime | None
+    ) -> Task:
+        return await self._change(
+            principal,
+            task_id,
+            [_open("changed"), _workable],
+            {"follow_up_at": follow_up_at},
+            HistoryEventType.TASK_UPDATED,
+            data={"followUpAt": follow_up_at.isoformat() if follow_up_at else None},
+        )
+
+    async def comment(self, principal: Principal, task_id: uuid.UUID, message: str) -> TaskComment:
+        """Anyone who may see a task may comment on it, open or closed."""
+        message = message.strip()
+        if not message or len(message) > MAX_COMMENT:
+            raise BadUserInput(f"a comment has 1 to {MAX_COMMENT} characters", field="message")
+        async with self._sessions() as session, session.begin():
+            task = await self._visible(session, principal, task_id)
+            comment = TaskComment(task_id=task.id, author_id=principal.id, message=message)
+            session.add(comment)
+            await session.flush()
             events = await append_events(
                 session,
                 task.instance_id,
                 [
-                    NewEvent(
-                        HistoryEventType.TASK_CLAIMED,
-                        at=datetime.now(UTC),
-                        node_id=task.node_id,
-                        task_id=task.id,
-                        actor_id=principal.id,
-                        **task_audience(claimed, principal.id),
+                    self._event(
+                        HistoryEventType.TASK_UPDATED, principal, task, {"comment": str(comment.id)}
                     )
                 ],
             )
         await self._bus.publish(notices(events))
-        return claimed
+        return comment
 
     async def complete(self, principal: Principal, task_id: uuid.UUID, variables: Any) -> Task:
         """Complete a task: exactly one caller wins.
@@ -161,17 +265,17 @@ class TaskService:
         The winner is decided in PostgreSQL (open -> COMPLETING, where status and version
         still match) and committed with an outbox row; only then is the Temporal update
         sent, keyed by the task id, and awaited so the caller reads its own write."""
-        variables = {} if variables is None else variables
-        if not isinstance(variables, dict):
-            raise BadUserInput("variables must be a JSON object")
+        given = _variables(variables)
         async with self._sessions() as session, session.begin():
             task = await self._visible(session, principal, task_id)
             # Closed first: whoever completed a task became its assignee, and a candidate
             # who lost the race must hear CONFLICT, not that it is someone else's.
-            if task.status not in OPEN_STATUSES:
-                raise Conflict(_why_not_open(task, "completed"))
-            if not may_work(principal, task):
-                raise Forbidden("this task is assigned to someone else")
+            _open("completed")(principal, task)
+            _workable(principal, task)
+            if task.delegation == DelegationState.PENDING:
+                raise Conflict("the task is delegated; the delegate resolves it first")
+            # What a delegate resolved the task with, completed by the owner's own input.
+            variables = {**task.variables, **given}
             errors = validation_errors(task.form, variables)
             if errors:
                 raise BadUserInput(
@@ -238,6 +342,70 @@ class TaskService:
                 )
             )
 
+    async def _change(
+        self,
+        principal: Principal,
+        task_id: uuid.UUID,
+        checks: list[Check],
+        values: dict[str, Any] | Callable[[Task], dict[str, Any]],
+        event: HistoryEventType,
+        *,
+        data: dict[str, Any] | None = None,
+    ) -> Task:
+        """Apply `values` if every check passes on the task as read and nobody changed it
+        since (its version still matches): one transaction with its history event."""
+        async with self._sessions() as session, session.begin():
+            task = await self._visible(session, principal, task_id)
+            for check in checks:
+                check(principal, task)
+            if callable(values):
+                values = values(task)
+            changed: Task | None = (
+                (
+                    await session.exec(
+                        sa.update(Task)
+                        .where(col(Task.id) == task_id, col(Task.version) == task.version)
+                        .values(**values, version=Task.version + 1)
+                        .returning(Task)
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            if changed is None:
+                raise Conflict("the task changed meanwhile; read it again")
+            events = await append_events(
+                session,
+                task.instance_id,
+                # The previous assignee hears of it too: the task left their inbox.
+                [self._event(event, principal, changed, data or {}, task.assignee_id)],
+            )
+        await self._bus.publish(notices(events))
+        return changed
+
+    @staticmethod
+    def _event(
+        type: HistoryEventType,
+        principal: Principal,
+        task: Task,
+        data: dict[str, Any],
+        *also: uuid.UUID | None,
+    ) -> NewEvent:
+        return NewEvent(
+            type,
+            at=datetime.now(UTC),
+            node_id=task.node_id,
+            task_id=task.id,
+            actor_id=principal.id,
+            data=data,
+            **task_audience(task, principal.id, *also),
+        )
+
+    async def _existing_user(self, user_id: uuid.UUID) -> None:
+        async with self._sessions() as session:
+            if await session.get(User, user_id) is None:
+                raise NotFound("no such user", field="userId")
+
     @staticmethod
     async def _visible(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> Task:
         task = await session.get(Task, task_id)
@@ -248,10 +416,12 @@ class TaskService:
         return task
 
 
-def _why_not_open(task: Task, verb: str) -> str:
-    if task.status == TaskStatus.CLAIMED:
-        return f"the task is claimed by someone else and cannot be {verb}"
-    return f"the task is {task.status.value.lower()} and cannot be {verb}"
+def _variables(variables: Any) -> dict[str, Any]:
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise BadUserInput("variables must be a JSON object", field="variables")
+    return variables
 
 
 def _cause(exc: WorkflowUpdateFailedError) -> str:

@@ -134,13 +134,15 @@ async def _user_ids(session: AsyncSession, usernames: set[str]) -> dict[str, uui
 def _task_row(
     instance_id: uuid.UUID, c: CreateTask, users: dict[str, uuid.UUID], record: TransitionRecord
 ) -> Task:
+    assignee_id = users.get(c.assignee) if c.assignee else None
     return Task(
         id=uuid.UUID(c.task_id),
         instance_id=instance_id,
         node_id=c.node_id,
         name=c.name,
-        status=TaskStatus.CREATED,
-        assignee_id=users.get(c.assignee) if c.assignee else None,
+        # CLAIMED means held by someone, also when the definition named the assignee.
+        status=TaskStatus.CLAIMED if assignee_id else TaskStatus.CREATED,
+        assignee_id=assignee_id,
         candidate_users=[users[u] for u in c.candidate_users if u in users],
         candidate_groups=list(c.candidate_groups),
         priority=c.priority,
