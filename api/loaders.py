@@ -81,7 +81,12 @@ def build_loaders(
         return await definitions.by_ids(list(ids))
 
     async def instances_by_id(ids: Sequence[uuid.UUID]) -> list[ProcessInstance | None]:
-        return await instances.by_ids(list(ids))
+        # Instances come with their definitions, which nearly every caller asks for next:
+        # priming that loader saves the inbox a statement.
+        found = await instances.with_definitions(list(ids))
+        for _, definition in found.values():
+            definition_loader.prime(definition.id, definition)
+        return [found[i][0] if i in found else None for i in ids]
 
     async def tasks_by_instance(ids: Sequence[uuid.UUID]) -> list[list[Task]]:
         grouped = await tasks.for_instances(list(ids))
@@ -95,11 +100,12 @@ def build_loaders(
         grouped = await tasks.comments_of(list(ids))
         return [grouped[i] for i in ids]
 
+    definition_loader: DataLoader[uuid.UUID, ProcessDefinition | None] = DataLoader(definitions_by_id)
     return Loaders(
         user=DataLoader(users),
         groups_of_user=DataLoader(groups_of_users),
         members_of_group=DataLoader(members_of_groups),
-        definition=DataLoader(definitions_by_id),
+        definition=definition_loader,
         instance=DataLoader(instances_by_id),
         tasks_of_instance=DataLoader(tasks_by_instance),
         history_of_instance=DataLoader(history_by_instance),

@@ -14,7 +14,7 @@ from api.auth.principal import Principal
 from api.db import SessionMaker
 from api.errors import BadUserInput, Conflict, NotFound
 from api.jsonschemas import validation_errors
-from api.models import ProcessInstance, Task, overlaps
+from api.models import ProcessDefinition, ProcessInstance, Task, overlaps
 from api.services.definitions import DefinitionService, parsed
 from api.settings import Settings
 from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
@@ -91,13 +91,16 @@ class InstanceService:
             raise NotFound("no such process instance")
         return row
 
-    async def by_ids(self, ids: list[uuid.UUID]) -> list[ProcessInstance | None]:
+    async def with_definitions(
+        self, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[ProcessInstance, ProcessDefinition]]:
         async with self._sessions() as session:
             rows = await session.exec(
-                select(ProcessInstance).where(col(ProcessInstance.id).in_(ids))
+                select(ProcessInstance, ProcessDefinition)
+                .join(ProcessDefinition, col(ProcessDefinition.id) == ProcessInstance.definition_id)
+                .where(col(ProcessInstance.id).in_(ids))
             )
-            found = {r.id: r for r in rows}
-        return [found.get(i) for i in ids]
+            return {instance.id: (instance, definition) for instance, definition in rows}
 
     async def visible(self, principal: Principal, rows: list[ProcessInstance]) -> set[uuid.UUID]:
         """The instances among `rows` the caller may read: admins all; others those they

@@ -35,19 +35,24 @@ class UserService:
 
     async def principal(self, user_id: uuid.UUID) -> Principal:
         """The caller behind a verified token; a deleted user is no longer authenticated."""
+        # One statement: every request pays for it.
+        groups = (
+            select(sa.func.coalesce(sa.func.array_agg(col(Membership.group_key)), []))
+            .where(col(Membership.user_id) == col(User.id))
+            .scalar_subquery()
+        )
         async with self._sessions() as session:
-            user = await session.get(User, user_id)
-            if user is None:
-                raise Unauthenticated("the token's user no longer exists")
-            groups = await session.exec(
-                select(Membership.group_key).where(Membership.user_id == user_id)
-            )
-            return Principal(
-                id=user.id,
-                username=user.username,
-                groups=frozenset(groups.all()),
-                roles=frozenset(user.roles),
-            )
+            row = (
+                await session.exec(
+                    select(col(User.username), col(User.roles), groups).where(col(User.id) == user_id)
+                )
+            ).first()
+        if row is None:
+            raise Unauthenticated("the token's user no longer exists")
+        username, roles, group_keys = row
+        return Principal(
+            id=user_id, username=username, groups=frozenset(group_keys), roles=frozenset(roles)
+        )
 
     async def create_user(
         self,

@@ -1,0 +1,74 @@
+"""An inbox page costs a fixed number of SQL statements, whatever its size: every nested
+relation goes through a DataLoader."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from api.services.users import UserService
+from tests.client import GraphQLClient
+from tests.conftest import make_user
+from tests.factories import deploy, one_task, start
+
+# What an inbox screen shows: the caller's token costs one statement, the page one, and
+# each kind of related row one.
+INBOX = """query($first: Int) { tasks(first: $first) { edges { node {
+  id name status priority dueAt candidateGroups commentCount assignee { username }
+  instance { businessKey definition { key name } }
+} } } }"""
+
+EVERYTHING = """query($first: Int) { tasks(first: $first) { edges { node {
+  id name status priority dueAt form createdAt candidateGroups version commentCount
+  assignee { username groups { key } } owner { username } completedBy { username }
+  candidateUsers { username }
+  comments { message author { username } }
+  instance { id status businessKey startedBy { username } definition { key version deployedBy { username } } }
+} } pageInfo { hasNextPage endCursor } } }"""
+
+
+@contextlib.contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+async def test_an_inbox_page_costs_the_same_statements_for_5_and_100_tasks(
+    client: GraphQLClient, users: UserService, unique: str
+) -> None:
+    group = f"g-{unique}"
+    worker = await make_user(users, groups=[group])
+    as_worker = await client.login(worker.username)
+    key = (await deploy(as_worker, one_task(group=group)))["key"]
+    started = [await start(as_worker, key, business_key=f"BK-{i}") for i in range(100)]
+    task_ids = [s["tasks"][0]["id"] for s in started]
+    # Some held, some commented, so that every relation has rows to load.
+    for task_id in task_ids[::3]:
+        await as_worker.execute("mutation($id: ID!) { claimTask(id: $id) { id } }", {"id": task_id})
+    for task_id in task_ids[::4]:
+        await as_worker.execute(
+            'mutation($id: ID!) { addTaskComment(id: $id, message: "on it") { id } }',
+            {"id": task_id},
+        )
+
+    for query, most in ((INBOX, 5), (EVERYTHING, 8)):
+        counts = {}
+        for first in (5, 100):
+            with counting_statements() as statements:
+                page = await as_worker.execute(query, {"first": first})
+            assert len(page["tasks"]["edges"]) == first
+            counts[first] = len(statements)
+        # The caller, the page, instances with definitions, people, comments, ...
+        assert counts[5] == counts[100] <= most, counts
