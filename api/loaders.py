@@ -100,7 +100,9 @@ def build_loaders(
         grouped = await tasks.comments_of(list(ids))
         return [grouped[i] for i in ids]
 
-    definition_loader: DataLoader[uuid.UUID, ProcessDefinition | None] = DataLoader(definitions_by_id)
+    definition_loader: DataLoader[uuid.UUID, ProcessDefinition | None] = DataLoader(
+        definitions_by_id
+    )
     return Loaders(
         user=DataLoader(users),
         groups_of_user=DataLoader(groups_of_users),

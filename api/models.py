@@ -126,6 +126,17 @@ class ProcessInstance(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=_tz(nullable=True))
 
 
+OPEN_TASK_STATUSES = (TaskStatus.CREATED, TaskStatus.CLAIMED)
+# Spelled out, not bound: the partial indexes below serve only queries whose predicate
+# names these literals, and a prepared statement's generic plan cannot see bound values.
+_OPEN = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_TASK_STATUSES))
+
+
+def task_is_open() -> sa.ColumnElement[bool]:
+    """The open-task predicate exactly as the partial indexes state it."""
+    return sa.text(f"tasks.{_OPEN}")  # type: ignore[return-value]
+
+
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
@@ -136,21 +147,19 @@ class Task(SQLModel, table=True):
             "assignee_id",
             sa.text("created_at DESC"),
             sa.text("id DESC"),
-            postgresql_where=sa.text(
-                "status IN ('CREATED', 'CLAIMED') AND assignee_id IS NOT NULL"
-            ),
+            postgresql_where=sa.text(f"{_OPEN} AND assignee_id IS NOT NULL"),
         ),
         sa.Index(
             "ix_tasks_open_candidate_groups",
             "candidate_groups",
             postgresql_using="gin",
-            postgresql_where=sa.text("status IN ('CREATED', 'CLAIMED') AND assignee_id IS NULL"),
+            postgresql_where=sa.text(f"{_OPEN} AND assignee_id IS NULL"),
         ),
         sa.Index(
             "ix_tasks_open_candidate_users",
             "candidate_users",
             postgresql_using="gin",
-            postgresql_where=sa.text("status IN ('CREATED', 'CLAIMED') AND assignee_id IS NULL"),
+            postgresql_where=sa.text(f"{_OPEN} AND assignee_id IS NULL"),
         ),
     )
 

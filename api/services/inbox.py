@@ -19,8 +19,8 @@ from api.auth.principal import Principal
 from api.cursors import decode_cursor, encode_cursor
 from api.db import SessionMaker
 from api.errors import BadUserInput
-from api.models import ProcessDefinition, ProcessInstance, Task
-from api.services.task_access import OPEN_STATUSES, candidate_sql, inbox_sql, visible_sql
+from api.models import OPEN_TASK_STATUSES, ProcessDefinition, ProcessInstance, Task, task_is_open
+from api.services.task_access import candidate_sql, inbox_sql, visible_sql
 from engine.enums import TaskStatus
 
 _FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -112,7 +112,7 @@ class InboxService:
         """Up to `limit` tasks with their cursors."""
         keys = [_key(o) for o in order or DEFAULT_ORDER]
         keys.append(_Key(col(Task.id), keys[-1].descending, lambda t: str(t.id), uuid.UUID))
-        statement = select(Task).where(visible_sql(principal), *self._conditions(principal, query))
+        statement = select(Task).where(*self._conditions(principal, query))
         statement = self._joined(statement, query)
         if after is not None:
             statement = statement.where(_after(keys, _decode(after, keys)))
@@ -125,7 +125,7 @@ class InboxService:
 
     async def counts(self, principal: Principal) -> dict[str, int]:
         """The inbox badges: assigned to me, claimable through my groups, overdue."""
-        is_open = col(Task.status).in_(OPEN_STATUSES)
+        is_open = task_is_open()
         mine = sa.and_(is_open, col(Task.assignee_id) == principal.id)
         claimable = sa.and_(is_open, col(Task.assignee_id).is_(None), candidate_sql(principal))
         overdue = sa.and_(inbox_sql(principal), col(Task.due_at) < sa.func.now())
@@ -143,8 +143,14 @@ class InboxService:
         conditions: list[sa.ColumnElement[bool]] = []
         by_assignment = (q.assigned_to_me, q.assignee_id, q.unassigned, q.candidate_for_me)
         if all(v is None for v in by_assignment) and q.statuses is None:
+            # The inbox proper: within what the caller may see, and indexed as it stands.
             conditions.append(inbox_sql(principal))
-        conditions.append(col(Task.status).in_(q.statuses or OPEN_STATUSES))
+        else:
+            conditions.append(visible_sql(principal))
+            if q.statuses is None or set(q.statuses) == set(OPEN_TASK_STATUSES):
+                conditions.append(task_is_open())
+            else:
+                conditions.append(col(Task.status).in_(q.statuses))
         if q.assigned_to_me is not None:
             mine = col(Task.assignee_id) == principal.id
             conditions.append(mine if q.assigned_to_me else sa.not_(mine))
@@ -174,7 +180,7 @@ class InboxService:
         if q.created_after is not None:
             conditions.append(col(Task.created_at) > q.created_after)
         if q.overdue is not None:
-            late = sa.and_(col(Task.due_at) < sa.func.now(), col(Task.status).in_(OPEN_STATUSES))
+            late = sa.and_(col(Task.due_at) < sa.func.now(), task_is_open())
             conditions.append(late if q.overdue else sa.not_(late))
         return conditions
 

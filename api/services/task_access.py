@@ -6,10 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from api.auth.principal import Principal
-from api.models import Task, overlaps
-from engine.enums import TaskStatus
-
-OPEN_STATUSES = (TaskStatus.CREATED, TaskStatus.CLAIMED)
+from api.models import Task, overlaps, task_is_open
 
 
 def is_candidate(principal: Principal, task: Task) -> bool:
@@ -61,7 +58,7 @@ def inbox_sql(principal: Principal) -> sa.ColumnElement[bool]:
 
     Each branch matches one partial index (see the Task model)."""
     return sa.and_(
-        col(Task.status).in_(OPEN_STATUSES),
+        task_is_open(),
         sa.or_(
             col(Task.assignee_id) == principal.id,
             sa.and_(col(Task.assignee_id).is_(None), candidate_sql(principal)),

@@ -23,9 +23,16 @@ from api.db import SessionMaker
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
 from api.jsonschemas import validation_errors
-from api.models import DelegationState, PendingCompletion, Task, TaskComment, User
+from api.models import (
+    OPEN_TASK_STATUSES,
+    DelegationState,
+    PendingCompletion,
+    Task,
+    TaskComment,
+    User,
+)
 from api.services.history import NewEvent, append_events, task_audience
-from api.services.task_access import OPEN_STATUSES, is_candidate, may_see, may_work
+from api.services.task_access import is_candidate, may_see, may_work
 from api.services.transitions import notices
 from engine.enums import HistoryEventType, TaskStatus
 from engine.messages import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
@@ -40,7 +47,7 @@ Check = Callable[[Principal, Task], None]
 
 def _open(verb: str) -> Check:
     def check(principal: Principal, task: Task) -> None:
-        if task.status not in OPEN_STATUSES:
+        if task.status not in OPEN_TASK_STATUSES:
             raise Conflict(f"the task is {task.status.value.lower()} and cannot be {verb}")
 
     return check

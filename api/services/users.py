@@ -44,7 +44,9 @@ class UserService:
         async with self._sessions() as session:
             row = (
                 await session.exec(
-                    select(col(User.username), col(User.roles), groups).where(col(User.id) == user_id)
+                    select(col(User.username), col(User.roles), groups).where(
+                        col(User.id) == user_id
+                    )
                 )
             ).first()
         if row is None:
