@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
 from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from api.context import RequestContext, Services
 from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
+from api.events import connect_redis
 from api.settings import Settings
 from api.temporal import connect_temporal
 from schema.root import build_schema
@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        redis = Redis.from_url(settings.redis_url)
+        redis = await connect_redis(settings.redis_url)
         temporal = await connect_temporal(settings)
         services = Services.build(settings, create_sessionmaker(engine), temporal, redis)
         state["services"] = services

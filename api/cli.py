@@ -15,13 +15,12 @@ from pathlib import Path
 import orjson
 import uvicorn
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
 from api.app import create_app
 from api.auth.tokens import TokenIssuer
 from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
-from api.events import EventBus
+from api.events import EventBus, connect_redis
 from api.migrate import upgrade
 from api.services.definitions import DefinitionService
 from api.services.tasks import TaskService
@@ -50,7 +49,7 @@ async def serve_api(settings: Settings) -> None:
 async def run_worker(settings: Settings) -> None:
     """Run workflows and activities, and the relay of completions that did not land."""
     engine = create_engine(settings)
-    redis = Redis.from_url(settings.redis_url)
+    redis = await connect_redis(settings.redis_url)
     try:
         client = await connect_temporal(settings)
         sessions = create_sessionmaker(engine)

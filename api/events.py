@@ -64,6 +64,15 @@ class Notice:
         )
 
 
+async def connect_redis(url: str) -> Redis:
+    """A Redis client that has answered once. Connecting at start-up also loads the modules
+    redis-py imports on first use, which the workflow sandbox would otherwise see being
+    imported while a workflow runs, and warn about."""
+    redis = Redis.from_url(url)
+    await redis.ping()
+    return redis
+
+
 class EventBus:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from redis.asyncio import Redis
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -33,7 +32,7 @@ from api.embedded import (
     ensure_database,
     free_port,
 )
-from api.events import EventBus
+from api.events import EventBus, connect_redis
 from api.migrate import upgrade
 from api.services.tasks import TaskService
 from api.services.users import UserService
@@ -140,7 +139,7 @@ async def temporal(settings: Settings) -> Client:
 async def run_worker(
     settings: Settings, sessions: SessionMaker, temporal: Client
 ) -> AsyncIterator[Worker]:
-    redis = Redis.from_url(settings.redis_url)
+    redis = await connect_redis(settings.redis_url)
     try:
         bus = EventBus(redis, settings.event_channel_prefix)
         async with build_worker(temporal, settings, sessions, bus) as worker:
@@ -192,7 +191,7 @@ async def users(settings: Settings, sessions: SessionMaker) -> UserService:
 async def task_service(
     settings: Settings, sessions: SessionMaker, temporal: Client
 ) -> AsyncIterator[TaskService]:
-    redis = Redis.from_url(settings.redis_url)
+    redis = await connect_redis(settings.redis_url)
     yield TaskService(sessions, temporal, EventBus(redis, settings.event_channel_prefix))
     await redis.aclose()
 
