@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import orjson
 import uvicorn
 from pydantic import SecretStr
@@ -27,6 +28,7 @@ from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
+from workers.actions import load_actions
 from workers.relay import run_relay
 from workers.worker import build_worker
 
@@ -55,7 +57,10 @@ async def run_worker(settings: Settings) -> None:
         sessions = create_sessionmaker(engine)
         bus = EventBus(redis, settings.event_channel_prefix)
         tasks = TaskService(sessions, client, bus)
-        async with build_worker(client, settings, sessions, bus):
+        async with (
+            httpx.AsyncClient() as http,
+            build_worker(client, settings, sessions, bus, load_actions(http)),
+        ):
             log.info("worker polling task queue %r", settings.task_queue)
             await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
     finally:

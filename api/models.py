@@ -117,6 +117,10 @@ class ProcessInstance(SQLModel, table=True):
         default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
     )
     started_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # The instance whose call activity started this one.
+    parent_id: uuid.UUID | None = Field(
+        default=None, foreign_key="process_instances.id", index=True
+    )
     # The last transition applied, so an activity retried by Temporal applies it once.
     step: int = 0
     # The last history sequence number handed out for this instance.

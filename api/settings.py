@@ -35,3 +35,6 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     event_channel_prefix: str = Field(default="flowdesk", description="Redis channel namespace")
     outbox_retry_seconds: float = 10.0
+    # Workflows a worker keeps in memory between events (Temporal's sticky cache): bounds
+    # its memory however many instances are open.
+    worker_cached_workflows: int = 1000

@@ -5,11 +5,12 @@ conditions are always expressions and are written without the `=`.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
 import cel
+from pydantic import TypeAdapter
 
 
 class ExpressionError(Exception):
@@ -45,6 +46,41 @@ def resolve(value: Any, variables: Mapping[str, Any]) -> Any:
     if is_expression(value):
         return evaluate(value[1:], variables)
     return value
+
+
+def resolve_nested(value: Any, variables: Mapping[str, Any]) -> Any:
+    """`resolve` every string inside objects and lists too, as service `input` and call
+    activity `inputs` are written; the result is plain JSON."""
+    if isinstance(value, Mapping):
+        return {key: resolve_nested(item, variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_nested(item, variables) for item in value]
+    return plain(resolve(value, variables))
+
+
+def nested_expressions(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(JSON path, CEL source) of every `=expression` inside objects and lists."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from nested_expressions(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from nested_expressions(item, f"{path}[{i}]")
+    elif is_expression(value):
+        yield path, value[1:]
+
+
+_JSON = TypeAdapter(Any)
+
+
+def plain(value: Any) -> Any:
+    """An expression's result as JSON: timestamps become RFC 3339 strings, durations ISO
+    8601 ones. Variables and command payloads hold only JSON, so a state saved and
+    restored is the state that was saved."""
+    try:
+        return _JSON.dump_python(value, mode="json")
+    except (ValueError, TypeError) as error:  # bytes that are not UTF-8, and the like
+        raise ExpressionError(f"result {value!r} is not JSON: {error}") from None
 
 
 # A string literal (skipped, so quoted text cannot bind a name) or the start of

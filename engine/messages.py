@@ -17,6 +17,7 @@ from engine.interpreter import Command
 WORKFLOW_NAME = "ProcessWorkflow"
 UPDATE_STARTED = "started"
 UPDATE_COMPLETE_TASK = "complete_task"
+UPDATE_CONTROL = "control"
 QUERY_LIVE_STATE = "live_state"
 
 
@@ -36,6 +37,14 @@ class ProcessInput(BaseModel):
     business_key: str | None = None
     initiator: str | None = None
     initiator_id: str | None = None
+    parent_instance_id: str | None = None
+
+
+class ProcessResult(BaseModel):
+    """How an instance ended, and its variables then: what a parent's call activity maps."""
+
+    status: InstanceStatus
+    variables: dict[str, Any] = Field(default_factory=dict)
 
 
 class CompleteTaskInput(BaseModel):
@@ -43,6 +52,34 @@ class CompleteTaskInput(BaseModel):
     variables: dict[str, Any] = Field(default_factory=dict)
     actor: str | None = None
     actor_id: str | None = None
+
+
+class ControlInput(BaseModel):
+    """An event from outside a task, for the `control` update: suspend, resume, cancel,
+    set variables, a message, an incident retry. Its `at` is set by the workflow."""
+
+    event: dict[str, Any]
+    actor_id: str | None = None
+
+
+class RunActionInput(BaseModel):
+    """A service task's action, run by the `run_action` activity."""
+
+    instance_id: str
+    job_id: str
+    node_id: str
+    action: str
+    input: dict[str, Any]
+
+
+class ResolveDefinitionInput(BaseModel):
+    key: str
+    version: int | None = None
+
+
+class ResolvedDefinition(BaseModel):
+    definition_id: str
+    spec: dict[str, Any]
 
 
 class TransitionRecord(BaseModel):

@@ -39,6 +39,7 @@ from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
 from tests.client import PASSWORD, GraphQLClient
+from workers.actions import load_actions
 from workers.worker import build_worker
 
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -142,7 +143,10 @@ async def run_worker(
     redis = await connect_redis(settings.redis_url)
     try:
         bus = EventBus(redis, settings.event_channel_prefix)
-        async with build_worker(temporal, settings, sessions, bus) as worker:
+        async with (
+            httpx.AsyncClient() as http,
+            build_worker(temporal, settings, sessions, bus, load_actions(http)) as worker,
+        ):
             yield worker
     finally:
         await redis.aclose()

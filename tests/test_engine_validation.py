@@ -233,7 +233,9 @@ def test_condition_outside_a_gateway_is_named() -> None:
     raw = linear({"id": "task", "type": "userTask"})
     raw["flows"][1]["condition"] = "true"
     assert only_problem(raw) == Problem(
-        "flows[1].condition", "only a flow leaving an exclusiveGateway takes a condition", "task"
+        "flows[1].condition",
+        "only a flow leaving an exclusiveGateway or inclusiveGateway takes a condition",
+        "task",
     )
 
 
@@ -241,7 +243,9 @@ def test_default_outside_a_gateway_is_named() -> None:
     raw = linear({"id": "task", "type": "userTask"})
     raw["flows"][0]["default"] = True
     assert only_problem(raw) == Problem(
-        "flows[0].default", "only a flow leaving an exclusiveGateway can be the default", "start"
+        "flows[0].default",
+        "only a flow leaving an exclusiveGateway or inclusiveGateway can be the default",
+        "start",
     )
 
 

@@ -1,21 +1,60 @@
-"""Activities of `ProcessWorkflow`: the workflow's only way to touch PostgreSQL and Redis."""
+"""Activities of `ProcessWorkflow`: the workflow's only way to touch the world."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from api.db import SessionMaker
+from api.errors import NotFound
 from api.events import EventBus
+from api.services.definitions import DefinitionService
 from api.services.transitions import apply_transition
-from engine.messages import TransitionRecord
-from workers.workflow import APPLY_TRANSITION
+from engine.messages import (
+    ResolvedDefinition,
+    ResolveDefinitionInput,
+    RunActionInput,
+    TransitionRecord,
+)
+from workers.actions import Action, ActionFailed
+from workers.workflow import APPLY_TRANSITION, RESOLVE_DEFINITION, RUN_ACTION
 
 
 class ProcessActivities:
-    def __init__(self, sessions: SessionMaker, bus: EventBus) -> None:
+    def __init__(
+        self, sessions: SessionMaker, bus: EventBus, actions: Mapping[str, Action]
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._actions = actions
+        self._definitions = DefinitionService(sessions)
 
     @activity.defn(name=APPLY_TRANSITION)
     async def apply_transition(self, record: TransitionRecord) -> None:
         await self._bus.publish(await apply_transition(self._sessions, record))
+
+    @activity.defn(name=RUN_ACTION)
+    async def run_action(self, input: RunActionInput) -> Any:
+        action = self._actions.get(input.action)
+        if action is None:
+            raise ApplicationError(
+                f"no action named {input.action!r} is installed",
+                type="UNKNOWN_ACTION",
+                non_retryable=True,
+            )
+        try:
+            return await action(input.input)
+        except ActionFailed as exc:
+            raise ApplicationError(exc.message, type=exc.code) from exc
+
+    @activity.defn(name=RESOLVE_DEFINITION)
+    async def resolve_definition(self, input: ResolveDefinitionInput) -> ResolvedDefinition:
+        """The definition a call activity starts: pinned when the child starts."""
+        try:
+            row = await self._definitions.get(input.key, input.version)
+        except NotFound as exc:
+            raise ApplicationError(exc.message, type="NOT_FOUND", non_retryable=True) from exc
+        return ResolvedDefinition(definition_id=str(row.id), spec=row.spec)

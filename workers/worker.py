@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -9,6 +11,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from api.db import SessionMaker
 from api.events import EventBus
 from api.settings import Settings
+from workers.actions import Action
 from workers.activities import ProcessActivities
 from workers.workflow import ProcessWorkflow
 
@@ -24,13 +27,22 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_worker(
-    client: Client, settings: Settings, sessions: SessionMaker, bus: EventBus
+    client: Client,
+    settings: Settings,
+    sessions: SessionMaker,
+    bus: EventBus,
+    actions: Mapping[str, Action],
 ) -> Worker:
-    activities = ProcessActivities(sessions, bus)
+    activities = ProcessActivities(sessions, bus, actions)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[ProcessWorkflow],
-        activities=[activities.apply_transition],
+        activities=[
+            activities.apply_transition,
+            activities.run_action,
+            activities.resolve_definition,
+        ],
         workflow_runner=workflow_runner(),
+        max_cached_workflows=settings.worker_cached_workflows,
     )

@@ -1,36 +1,73 @@
 """`ProcessWorkflow`: one durable Temporal workflow per process instance.
 
-It feeds events to the pure interpreter in `engine` and hands each transition to an
-activity that writes it to PostgreSQL. Imports nothing but temporalio and engine, so
-it stays deterministic inside the workflow sandbox.
+It feeds events to the pure interpreter in `engine` and carries out what each transition
+asks: first the database write (an activity), then the durable work — timers, service
+actions with their retry policies, child instances. Events reach it as updates, so each
+caller learns whether its event was taken; the work it started reports back the same way
+internally. Imports nothing but temporalio and engine, so it stays deterministic inside
+the workflow sandbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import TypeAdapter
+
     from engine import interpreter
+    from engine.commands import (
+        CancelChild,
+        CancelService,
+        CancelTimer,
+        RunService,
+        StartChild,
+        StartTimer,
+        Transition,
+    )
     from engine.definition import Definition
     from engine.enums import InstanceStatus
+    from engine.events import (
+        Cancel,
+        ChildCompleted,
+        ChildFailed,
+        CompleteTask,
+        Event,
+        ServiceCompleted,
+        ServiceFailed,
+        StartInstance,
+        TimerFired,
+    )
+    from engine.live import live_state
     from engine.messages import (
         QUERY_LIVE_STATE,
         UPDATE_COMPLETE_TASK,
+        UPDATE_CONTROL,
         UPDATE_STARTED,
         WORKFLOW_NAME,
         CompleteTaskInput,
+        ControlInput,
         ProcessInput,
+        ProcessResult,
+        ResolvedDefinition,
+        ResolveDefinitionInput,
+        RunActionInput,
         TransitionRecord,
+        workflow_id,
     )
+    from engine.state import InstanceState
     from engine.validation import parse_definition
 
 APPLY_TRANSITION = "apply_transition"
-PUBLISH_NOTICES = "publish_notices"
+RUN_ACTION = "run_action"
+RESOLVE_DEFINITION = "resolve_definition"
 
 # A transition is a short database write: a local activity (no extra round trip to
 # the server), retried until the database answers.
@@ -38,7 +75,9 @@ _WRITE_TIMEOUT = timedelta(seconds=30)
 _WRITE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
+_ACTION_TIMEOUT = timedelta(minutes=5)
 _OPEN = frozenset({InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.INCIDENT})
+_EVENT = TypeAdapter[Event](Event)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -47,15 +86,17 @@ class ProcessWorkflow:
     def __init__(self, input: ProcessInput) -> None:
         self._input = input
         self._definition: Definition = parse_definition(input.spec)
-        self._state: interpreter.InstanceState | None = None
+        self._state: InstanceState | None = None
         self._step = 0
-        # Transitions are applied one at a time, in the order their events arrived.
+        # Events are applied one at a time, in the order they arrived.
         self._lock = asyncio.Lock()
+        # The durable work under way, by the id the engine gave it, to cancel it.
+        self._work: dict[str, asyncio.Task[None]] = {}
 
     @workflow.run
-    async def run(self, input: ProcessInput) -> str:
+    async def run(self, input: ProcessInput) -> ProcessResult:
         async with self._lock:
-            event = interpreter.StartInstance(
+            event = StartInstance(
                 variables=input.variables, initiator=input.initiator, at=workflow.now()
             )
             await self._apply(
@@ -63,10 +104,17 @@ class ProcessWorkflow:
                 start=input,
                 actor_id=input.initiator_id,
             )
-        await workflow.wait_condition(
-            lambda: self._current.status not in _OPEN and workflow.all_handlers_finished()
-        )
-        return self._current.status.value
+        try:
+            await workflow.wait_condition(
+                lambda: self._current.status not in _OPEN and workflow.all_handlers_finished()
+            )
+        except asyncio.CancelledError:
+            # Temporal cancellation (a parent's call activity was cancelled, or a client
+            # cancelled the workflow): clean up as a cancelled instance, then end.
+            await self._feed(Cancel(reason="cancelled", at=workflow.now()), None)
+        for work in self._work.values():
+            work.cancel()
+        return ProcessResult(status=self._current.status, variables=self._current.variables)
 
     @workflow.update(name=UPDATE_STARTED)
     async def started(self) -> str:
@@ -78,52 +126,71 @@ class ProcessWorkflow:
     @workflow.update(name=UPDATE_COMPLETE_TASK)
     async def complete_task(self, input: CompleteTaskInput) -> str:
         """An update, not a signal: the caller waits for the transition to be written."""
-        async with self._lock:
-            reason = self._rejection(input)
-            if reason is not None:
-                # The state may have moved while this update waited for the lock.
-                raise ApplicationError(reason, type="CONFLICT", non_retryable=True)
-            event = interpreter.CompleteTask(
-                task_id=input.task_id,
-                variables=input.variables,
-                actor=input.actor,
-                at=workflow.now(),
-            )
-            await self._apply(
-                interpreter.complete_task(self._definition, self._current, event),
-                actor_id=input.actor_id,
-            )
-            return self._current.status.value
+        return await self._feed(self._completion(input), input.actor_id)
 
     @complete_task.validator
     def _validate_complete_task(self, input: CompleteTaskInput) -> None:
-        reason = self._rejection(input)
-        if reason is not None:
-            raise ValueError(reason)
+        self._validate(self._completion(input))
+
+    @workflow.update(name=UPDATE_CONTROL)
+    async def control(self, input: ControlInput) -> str:
+        """Suspend, resume, cancel, set variables, deliver a message, retry an incident.
+        An update rather than a signal: a message no token waits for is refused to its
+        sender, never lost."""
+        return await self._feed(self._control_event(input), input.actor_id)
+
+    @control.validator
+    def _validate_control(self, input: ControlInput) -> None:
+        self._validate(self._control_event(input))
 
     @workflow.query(name=QUERY_LIVE_STATE)
-    def live_state(self) -> dict[str, object]:
-        return self._current.model_dump(mode="json") if self._state else {}
+    def live_state(self) -> dict[str, Any]:
+        return live_state(self._definition, self._state) if self._state else {}
 
     @property
-    def _current(self) -> interpreter.InstanceState:
+    def _current(self) -> InstanceState:
         assert self._state is not None, "the instance has not started yet"
         return self._state
 
-    def _rejection(self, input: CompleteTaskInput) -> str | None:
+    def _completion(self, input: CompleteTaskInput) -> CompleteTask:
+        return CompleteTask(
+            task_id=input.task_id, variables=input.variables, actor=input.actor, at=workflow.now()
+        )
+
+    def _control_event(self, input: ControlInput) -> Event:
+        try:
+            return _EVENT.validate_python({**input.event, "at": workflow.now()})
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="BAD_USER_INPUT", non_retryable=True) from exc
+
+    def _validate(self, event: Event) -> None:
         if self._state is None:
-            return "the instance has not started yet"
-        if self._state.status != InstanceStatus.RUNNING:
-            return f"the instance is {self._state.status.value.lower()}"
-        return interpreter.can_complete(self._state, input.task_id)
+            raise ValueError("the instance has not started yet")
+        reason = interpreter.rejection(self._state, event)
+        if reason is not None:
+            raise ValueError(reason)
+
+    async def _feed(self, event: Event, actor_id: str | None) -> str:
+        async with self._lock:
+            # The state may have moved while this event waited for the lock.
+            reason = interpreter.rejection(self._current, event)
+            if reason is not None:
+                raise ApplicationError(reason, type="CONFLICT", non_retryable=True)
+            await self._apply(
+                interpreter.handle(self._definition, self._current, event), actor_id=actor_id
+            )
+            return self._current.status.value
 
     async def _apply(
         self,
-        transition: interpreter.Transition,
+        transition: Transition,
         *,
         start: ProcessInput | None = None,
         actor_id: str | None = None,
     ) -> None:
+        """Write the transition, then start and stop the durable work it asks for."""
+        if not transition.commands and self._state is not None:
+            return  # ignored: a report on work that no longer matters
         step = self._step + 1
         record = TransitionRecord(
             instance_id=self._input.instance_id,
@@ -143,3 +210,128 @@ class ProcessWorkflow:
         )
         self._state = transition.state
         self._step = step
+        for command in transition.commands:
+            match command:
+                case StartTimer():
+                    self._begin(command.timer_id, self._timer(command))
+                case RunService():
+                    self._begin(command.job_id, self._service(command))
+                case StartChild():
+                    self._begin(command.child_id, self._child(command))
+                case (
+                    CancelTimer(timer_id=work_id)
+                    | CancelService(job_id=work_id)
+                    | CancelChild(child_id=work_id)
+                ):
+                    running = self._work.pop(work_id, None)
+                    if running is not None:
+                        running.cancel()
+
+    def _begin(self, work_id: str, work: Callable[[], Awaitable[Event | None]]) -> None:
+        async def run() -> None:
+            try:
+                report = await work()
+            except asyncio.CancelledError:
+                return
+            self._work.pop(work_id, None)
+            if report is not None:
+                await self._feed(report, None)
+
+        self._work[work_id] = asyncio.create_task(run())
+
+    def _timer(self, command: StartTimer) -> Callable[[], Awaitable[Event | None]]:
+        async def wait() -> Event:
+            delay = (command.fire_at - workflow.now()).total_seconds()
+            if delay > 0:
+                await workflow.sleep(delay)
+            return TimerFired(timer_id=command.timer_id, at=workflow.now())
+
+        return wait
+
+    def _service(self, command: RunService) -> Callable[[], Awaitable[Event | None]]:
+        async def run() -> Event:
+            retry = command.retry
+            try:
+                result = await workflow.execute_activity(
+                    RUN_ACTION,
+                    RunActionInput(
+                        instance_id=self._input.instance_id,
+                        job_id=command.job_id,
+                        node_id=command.node_id,
+                        action=command.action,
+                        input=command.input,
+                    ),
+                    start_to_close_timeout=command.timeout or _ACTION_TIMEOUT,
+                    retry_policy=RetryPolicy(
+                        initial_interval=retry.initial_interval,
+                        backoff_coefficient=retry.backoff,
+                        maximum_interval=retry.max_interval,
+                        maximum_attempts=retry.max_attempts,
+                        non_retryable_error_types=retry.non_retryable,
+                    ),
+                    result_type=object,
+                )
+            except ActivityError as exc:
+                code, message = _failure(exc)
+                return ServiceFailed(
+                    job_id=command.job_id, error_code=code, message=message, at=workflow.now()
+                )
+            return ServiceCompleted(job_id=command.job_id, result=result, at=workflow.now())
+
+        return run
+
+    def _child(self, command: StartChild) -> Callable[[], Awaitable[Event | None]]:
+        async def run() -> Event:
+            try:
+                resolved: ResolvedDefinition = await workflow.execute_local_activity(
+                    RESOLVE_DEFINITION,
+                    ResolveDefinitionInput(key=command.key, version=command.version),
+                    start_to_close_timeout=_WRITE_TIMEOUT,
+                    retry_policy=RetryPolicy(
+                        maximum_interval=timedelta(seconds=10),
+                        non_retryable_error_types=["NOT_FOUND"],
+                    ),
+                    result_type=ResolvedDefinition,
+                )
+                result: ProcessResult = await workflow.execute_child_workflow(
+                    WORKFLOW_NAME,
+                    ProcessInput(
+                        instance_id=command.child_id,
+                        definition_id=resolved.definition_id,
+                        spec=resolved.spec,
+                        variables=command.variables,
+                        business_key=self._input.business_key,
+                        initiator=self._input.initiator,
+                        initiator_id=self._input.initiator_id,
+                        parent_instance_id=self._input.instance_id,
+                    ),
+                    id=workflow_id(command.child_id),
+                    result_type=ProcessResult,
+                )
+            except (ActivityError, ChildWorkflowError) as exc:
+                code, message = _failure(exc)
+                return ChildFailed(
+                    child_id=command.child_id, error_code=code, message=message, at=workflow.now()
+                )
+            if result.status is not InstanceStatus.COMPLETED:
+                return ChildFailed(
+                    child_id=command.child_id,
+                    error_code=result.status.value,
+                    message=f"the child instance ended {result.status.value}",
+                    at=workflow.now(),
+                )
+            return ChildCompleted(
+                child_id=command.child_id, variables=result.variables, at=workflow.now()
+            )
+
+        return run
+
+
+def _failure(exc: BaseException) -> tuple[str | None, str]:
+    """The error code and message at the root of an activity or child failure."""
+    cause: BaseException | None = exc
+    while cause is not None and cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, ApplicationError):
+        return cause.type, cause.message
+    return None, str(cause or exc)

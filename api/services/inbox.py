@@ -110,18 +110,24 @@ class InboxService:
         limit: int,
     ) -> list[tuple[Task, str]]:
         """Up to `limit` tasks with their cursors."""
-        keys = [_key(o) for o in order or DEFAULT_ORDER]
+        order = order or DEFAULT_ORDER
+        keys = [_key(o) for o in order]
         keys.append(_Key(col(Task.id), keys[-1].descending, lambda t: str(t.id), uuid.UUID))
+        # The cursor names its order: the values of one order can pass for another's (two
+        # timestamps, or one key the other way round), and would page wrongly.
+        signature = _signature(order)
         statement = select(Task).where(*self._conditions(principal, query))
         statement = self._joined(statement, query)
         if after is not None:
-            statement = statement.where(_after(keys, _decode(after, keys)))
+            statement = statement.where(_after(keys, _decode(after, signature, keys)))
         statement = statement.order_by(
             *(k.expression.desc() if k.descending else k.expression.asc() for k in keys)
         ).limit(limit)
         async with self._sessions() as session:
             rows = (await session.exec(statement)).all()
-        return [(task, encode_cursor(*(k.value_of(task) for k in keys))) for task in rows]
+        return [
+            (task, encode_cursor(signature, *(k.value_of(task) for k in keys))) for task in rows
+        ]
 
     async def counts(self, principal: Principal) -> dict[str, int]:
         """The inbox badges: assigned to me, claimable through my groups, overdue."""
@@ -152,8 +158,13 @@ class InboxService:
             else:
                 conditions.append(col(Task.status).in_(q.statuses))
         if q.assigned_to_me is not None:
-            mine = col(Task.assignee_id) == principal.id
-            conditions.append(mine if q.assigned_to_me else sa.not_(mine))
+            # IS DISTINCT FROM: an unassigned task is not assigned to me (a plain <> would
+            # be NULL for it, and drop it).
+            conditions.append(
+                col(Task.assignee_id) == principal.id
+                if q.assigned_to_me
+                else col(Task.assignee_id).is_distinct_from(principal.id)
+            )
         if q.assignee_id is not None:
             conditions.append(col(Task.assignee_id) == q.assignee_id)
         if q.unassigned is not None:
@@ -180,7 +191,11 @@ class InboxService:
         if q.created_after is not None:
             conditions.append(col(Task.created_at) > q.created_after)
         if q.overdue is not None:
-            late = sa.and_(col(Task.due_at) < sa.func.now(), task_is_open())
+            # NULL-safe: a task without a due date is not overdue, rather than unknown (NOT
+            # of unknown would drop it from overdue: false).
+            late = sa.and_(
+                col(Task.due_at).is_not(None), col(Task.due_at) < sa.func.now(), task_is_open()
+            )
             conditions.append(late if q.overdue else sa.not_(late))
         return conditions
 
@@ -199,8 +214,14 @@ class InboxService:
         return statement
 
 
-def _decode(cursor: str, keys: list[_Key]) -> list[Any]:
-    raw = decode_cursor(cursor, len(keys))
+def _signature(order: tuple[TaskOrder, ...]) -> str:
+    return ",".join(f"{o.field.value}:{'desc' if o.descending else 'asc'}" for o in order)
+
+
+def _decode(cursor: str, signature: str, keys: list[_Key]) -> list[Any]:
+    made_for, *raw = decode_cursor(cursor, len(keys) + 1)
+    if made_for != signature:
+        raise BadUserInput("this cursor was made for another order", field="after")
     try:
         return [key.parse(value) for key, value in zip(keys, raw, strict=True)]
     except (TypeError, ValueError) as exc:

@@ -61,6 +61,12 @@ def _held_by_caller_or_admin(verb: str) -> Check:
     return check
 
 
+def _not_delegated(principal: Principal, task: Task) -> None:
+    # Unclaiming would silently drop the owner, who is waiting to get the task back.
+    if task.delegation == DelegationState.PENDING:
+        raise Conflict("the task is delegated; the delegate resolves it first")
+
+
 def _workable(principal: Principal, task: Task) -> None:
     if not may_work(principal, task):
         raise Forbidden("this task is assigned to someone else")
@@ -128,7 +134,7 @@ class TaskService:
         return await self._change(
             principal,
             task_id,
-            [_open("unclaimed"), _held_by_caller_or_admin("unclaim")],
+            [_open("unclaimed"), _held_by_caller_or_admin("unclaim"), _not_delegated],
             {
                 "status": TaskStatus.CREATED,
                 "assignee_id": None,
@@ -251,6 +257,14 @@ class TaskService:
             raise BadUserInput(f"a comment has 1 to {MAX_COMMENT} characters", field="message")
         async with self._sessions() as session, session.begin():
             task = await self._visible(session, principal, task_id)
+            # A comment changes the task as clients see it (comments, commentCount): its
+            # version grows, so a client that compares versions notices.
+            await session.exec(
+                sa.update(Task)
+                .where(col(Task.id) == task_id)
+                .values(version=Task.version + 1)
+                .execution_options(synchronize_session=False)
+            )
             comment = TaskComment(task_id=task.id, author_id=principal.id, message=message)
             session.add(comment)
             await session.flush()
@@ -278,9 +292,14 @@ class TaskService:
             # Closed first: whoever completed a task became its assignee, and a candidate
             # who lost the race must hear CONFLICT, not that it is someone else's.
             _open("completed")(principal, task)
-            _workable(principal, task)
-            if task.delegation == DelegationState.PENDING:
+            # Before _workable: the owner no longer holds the task while it is delegated,
+            # yet what they need to hear is that it comes back once resolved.
+            if task.delegation == DelegationState.PENDING and principal.id in (
+                task.owner_id,
+                task.assignee_id,
+            ):
                 raise Conflict("the task is delegated; the delegate resolves it first")
+            _workable(principal, task)
             # What a delegate resolved the task with, completed by the owner's own input.
             variables = {**task.variables, **given}
             errors = validation_errors(task.form, variables)
@@ -367,6 +386,9 @@ class TaskService:
                 check(principal, task)
             if callable(values):
                 values = values(task)
+            # Taken now: the UPDATE below refreshes `task` itself (it is the same identity
+            # as the row it returns), and the people it leaves must hear of it too.
+            before = (task.assignee_id, task.owner_id)
             changed: Task | None = (
                 (
                     await session.exec(
@@ -384,8 +406,8 @@ class TaskService:
             events = await append_events(
                 session,
                 task.instance_id,
-                # The previous assignee hears of it too: the task left their inbox.
-                [self._event(event, principal, changed, data or {}, task.assignee_id)],
+                # The previous assignee (and owner) hear of it too: it left their hands.
+                [self._event(event, principal, changed, data or {}, *before)],
             )
         await self._bus.publish(notices(events))
         return changed
@@ -405,7 +427,8 @@ class TaskService:
             task_id=task.id,
             actor_id=principal.id,
             data=data,
-            **task_audience(task, principal.id, *also),
+            # The owner of a delegated task follows it until it comes back.
+            **task_audience(task, principal.id, task.owner_id, *also),
         )
 
     async def _existing_user(self, user_id: uuid.UUID) -> None:

@@ -95,6 +95,7 @@ async def _create_instance(session: AsyncSession, record: TransitionRecord) -> N
             status=InstanceStatus.RUNNING,
             variables=start.variables,
             started_by=uuid.UUID(start.initiator_id) if start.initiator_id else None,
+            parent_id=uuid.UUID(start.parent_instance_id) if start.parent_instance_id else None,
             started_at=record.at,
         )
         .on_conflict_do_nothing()

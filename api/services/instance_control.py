@@ -1,0 +1,257 @@
+"""Controlling running instances: suspend, resume, cancel, terminate, set variables,
+deliver messages, retry incidents, and read the live state.
+
+Everything but terminate is an event for the instance's workflow, sent as the `control`
+update: the workflow decides (the interpreter refuses what the instance's state does not
+allow) and writes the transition before the update returns, so the caller reads its own
+write. Terminate stops the workflow outright; the rows are then closed here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth.principal import Principal
+from api.db import SessionMaker
+from api.errors import BadUserInput, Conflict, Forbidden, NotFound
+from api.events import EventBus
+from api.models import OPEN_TASK_STATUSES, PendingCompletion, ProcessInstance, Task
+from api.services.history import NewEvent, append_events, task_audience
+from api.services.instances import InstanceService
+from api.services.transitions import FINAL_STATUSES, notices
+from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
+from engine.messages import QUERY_LIVE_STATE, UPDATE_CONTROL, ControlInput, workflow_id
+
+
+class InstanceControl:
+    def __init__(
+        self, sessions: SessionMaker, temporal: Client, bus: EventBus, instances: InstanceService
+    ) -> None:
+        self._sessions = sessions
+        self._temporal = temporal
+        self._bus = bus
+        self._instances = instances
+
+    async def suspend(
+        self, principal: Principal, instance_id: uuid.UUID, reason: str | None
+    ) -> ProcessInstance:
+        return await self._send(principal, instance_id, {"kind": "suspend", "reason": reason})
+
+    async def resume(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
+        return await self._send(principal, instance_id, {"kind": "resume"})
+
+    async def cancel(
+        self, principal: Principal, instance_id: uuid.UUID, reason: str | None
+    ) -> ProcessInstance:
+        return await self._send(principal, instance_id, {"kind": "cancel", "reason": reason})
+
+    async def retry_incident(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
+        return await self._send(principal, instance_id, {"kind": "retry_incident"})
+
+    async def set_variables(
+        self, principal: Principal, instance_id: uuid.UUID, variables: Any
+    ) -> ProcessInstance:
+        if not isinstance(variables, dict) or not variables:
+            raise BadUserInput("variables must be a non-empty JSON object", field="variables")
+        return await self._send(
+            principal, instance_id, {"kind": "set_variables", "variables": variables}
+        )
+
+    async def send_message(
+        self,
+        principal: Principal,
+        *,
+        instance_id: uuid.UUID | None,
+        business_key: str | None,
+        name: str,
+        variables: Any,
+    ) -> ProcessInstance:
+        """Deliver a message to the one instance named by id or business key that waits
+        for it; refused (never dropped) when it does not wait for it."""
+        if (instance_id is None) == (business_key is None):
+            raise BadUserInput("give exactly one of instanceId or businessKey")
+        if variables is not None and not isinstance(variables, dict):
+            raise BadUserInput("variables must be a JSON object", field="variables")
+        if instance_id is None:
+            instance_id = await self._by_business_key(str(business_key))
+        event = {"kind": "message_received", "name": name, "variables": variables or {}}
+        return await self._send(principal, instance_id, event, readers_may=True)
+
+    async def terminate(
+        self, principal: Principal, instance_id: uuid.UUID, reason: str | None
+    ) -> ProcessInstance:
+        """Stop the instance at once, without cleanup in the workflow; its rows (and its
+        children's) are closed here in one transaction."""
+        row = await self._controllable(principal, instance_id)
+        if row.status in FINAL_STATUSES:
+            raise Conflict(f"the instance is {row.status.value.lower()} already")
+        ids = await self._with_descendants(instance_id)
+        for each in ids:
+            try:
+                await self._temporal.get_workflow_handle(workflow_id(str(each))).terminate(
+                    reason=reason or "terminated"
+                )
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            published = []
+            for each in ids:
+                published += await self._close_rows(session, each, principal, reason, now)
+        await self._bus.publish(notices(published))
+        return await self._instances.get(instance_id)
+
+    async def live_state(self, principal: Principal, instance_id: uuid.UUID) -> dict[str, Any]:
+        """What the workflow holds now: active nodes, timers, tasks, work under way."""
+        row = await self._instances.get(instance_id)
+        if row.id not in await self._instances.visible(principal, [row]):
+            raise Forbidden("this process instance is not yours to see")
+        if row.status in FINAL_STATUSES:
+            return {"status": row.status.value, "active": [], "timers": [], "tasks": []}
+        handle = self._temporal.get_workflow_handle(workflow_id(str(instance_id)))
+        state: dict[str, Any] = await handle.query(QUERY_LIVE_STATE, result_type=dict)
+        return state
+
+    async def _send(
+        self,
+        principal: Principal,
+        instance_id: uuid.UUID,
+        event: dict[str, Any],
+        *,
+        readers_may: bool = False,
+    ) -> ProcessInstance:
+        if readers_may:
+            row = await self._instances.get(instance_id)
+            if row.id not in await self._instances.visible(principal, [row]):
+                raise Forbidden("this process instance is not yours to see")
+        else:
+            row = await self._controllable(principal, instance_id)
+        if row.status in FINAL_STATUSES:
+            raise Conflict(f"the instance is {row.status.value.lower()}")
+        handle = self._temporal.get_workflow_handle(workflow_id(str(instance_id)))
+        try:
+            await handle.execute_update(
+                UPDATE_CONTROL,
+                ControlInput(
+                    event={**event, "actor": principal.username}, actor_id=str(principal.id)
+                ),
+                result_type=str,
+            )
+        except WorkflowUpdateFailedError as exc:
+            message = str(getattr(exc.cause, "message", exc.cause))
+            if getattr(exc.cause, "type", None) == "BAD_USER_INPUT":
+                raise BadUserInput(message) from exc
+            raise Conflict(message) from exc
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise Conflict("the instance's workflow has ended") from exc
+            raise
+        return await self._instances.get(instance_id)
+
+    async def _controllable(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
+        """Who may control an instance: admins, and whoever started it."""
+        row = await self._instances.get(instance_id)
+        if principal.is_admin or row.started_by == principal.id:
+            return row
+        if row.id in await self._instances.visible(principal, [row]):
+            raise Forbidden("only whoever started the instance, or an admin, may control it")
+        raise Forbidden("this process instance is not yours to see")
+
+    async def _by_business_key(self, business_key: str) -> uuid.UUID:
+        async with self._sessions() as session:
+            ids = (
+                await session.exec(
+                    select(ProcessInstance.id).where(
+                        col(ProcessInstance.business_key) == business_key,
+                        col(ProcessInstance.status).not_in(FINAL_STATUSES),
+                    )
+                )
+            ).all()
+        if not ids:
+            raise NotFound(f"no open instance has business key {business_key!r}")
+        if len(ids) > 1:
+            raise Conflict(
+                f"{len(ids)} open instances have business key {business_key!r}; name one by id"
+            )
+        return ids[0]
+
+    async def _with_descendants(self, instance_id: uuid.UUID) -> list[uuid.UUID]:
+        """The instance and every open instance its call activities started, parents first."""
+        found = [instance_id]
+        async with self._sessions() as session:
+            frontier = [instance_id]
+            while frontier:
+                children = (
+                    await session.exec(
+                        select(ProcessInstance.id).where(
+                            col(ProcessInstance.parent_id).in_(frontier),
+                            col(ProcessInstance.status).not_in(FINAL_STATUSES),
+                        )
+                    )
+                ).all()
+                found += children
+                frontier = list(children)
+        return found
+
+    async def _close_rows(
+        self,
+        session: Any,
+        instance_id: uuid.UUID,
+        principal: Principal,
+        reason: str | None,
+        now: datetime,
+    ) -> list[Any]:
+        closed = (
+            (
+                await session.exec(
+                    sa.update(Task)
+                    .where(
+                        col(Task.instance_id) == instance_id,
+                        col(Task.status).in_([*OPEN_TASK_STATUSES, TaskStatus.COMPLETING]),
+                    )
+                    .values(status=TaskStatus.CANCELLED, completed_at=now, version=Task.version + 1)
+                    .returning(Task)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        await session.exec(
+            sa.delete(PendingCompletion).where(col(PendingCompletion.instance_id) == instance_id)
+        )
+        await session.exec(
+            sa.update(ProcessInstance)
+            .where(
+                col(ProcessInstance.id) == instance_id,
+                col(ProcessInstance.status).not_in(FINAL_STATUSES),
+            )
+            .values(status=InstanceStatus.TERMINATED, ended_at=now, incident=None)
+        )
+        events = [
+            NewEvent(
+                HistoryEventType.TASK_CANCELLED,
+                at=now,
+                node_id=task.node_id,
+                task_id=task.id,
+                actor_id=principal.id,
+                data={"reason": reason},
+                **task_audience(task, principal.id),
+            )
+            for task in closed
+        ]
+        events.append(
+            NewEvent(
+                HistoryEventType.INSTANCE_TERMINATED,
+                at=now,
+                actor_id=principal.id,
+                data={"reason": reason},
+            )
+        )
+        return await append_events(session, instance_id, events)

@@ -1,0 +1,85 @@
+"""What each node type does when a token enters it, one module per kind of node.
+
+A behaviour takes the transition in progress (`engine.run.Run`) and the token, and
+returns the tokens that moved on and must be carried further; an empty list means
+the token waits (or was consumed).
+"""
+
+from typing import TYPE_CHECKING
+
+from engine.definition import GATEWAYS, Node
+from engine.enums import HistoryEventType, InstanceStatus, NodeType
+from engine.events import CompleteTask
+from engine.failures import Failure
+from engine.nodes import (
+    calls,
+    gateways,
+    multi_instance,
+    receive_tasks,
+    services,
+    timers,
+    user_tasks,
+)
+from engine.state import Redo, Token
+
+if TYPE_CHECKING:
+    from engine.run import Run
+
+
+def enter(run: "Run", token: Token) -> list[Token]:
+    """Carry out the node the token has entered."""
+    node = run.definition.node(token.node_id)
+    if node.type is NodeType.START_EVENT or node.is_boundary:
+        run.take(token, run.only_flow(token))
+        return [token]
+    if node.type is NodeType.END_EVENT:
+        _end(run, token)
+        return []
+    if node.type in GATEWAYS:
+        return gateways.enter(run, token, node)
+    if node.type is NodeType.TIMER:
+        timers.enter_intermediate(run, token, node)
+        return []
+    if node.multiInstance is not None:
+        # It may skip the node, which must not start (and at once stop) boundary timers.
+        return multi_instance.enter(run, token, node)
+    timers.attach(run, token, node)
+    try:
+        return start_work(run, token, node)
+    except Failure as failure:
+        raise failure.to_redo(Redo.WORK) from None
+
+
+def start_work(run: "Run", token: Token, node: Node) -> list[Token]:
+    """The task's own work, started once its boundary timers run (and again by a retry
+    of an incident there)."""
+    match node.type:
+        case NodeType.USER_TASK if node.multiInstance is not None:
+            return multi_instance.proceed(run, token, node)
+        case NodeType.USER_TASK:
+            user_tasks.create(run, token, node)
+        case NodeType.SERVICE_TASK:
+            services.start(run, token, node)
+        case NodeType.RECEIVE_TASK:
+            receive_tasks.wait(run, token, node)
+        case NodeType.CALL_ACTIVITY:
+            calls.start(run, token, node)
+        case _:
+            raise AssertionError(f"{node.type} {node.id!r} is not a task")
+    return []
+
+
+def complete_task(run: "Run", event: CompleteTask) -> list[Token]:
+    token = run.token(run.state.open_tasks[event.task_id])
+    node = run.definition.node(token.node_id)
+    if node.multiInstance is not None:
+        return multi_instance.complete(run, token, node, event)
+    return user_tasks.complete(run, token, event)
+
+
+def _end(run: "Run", token: Token) -> None:
+    run.history(HistoryEventType.NODE_LEFT, node_id=token.node_id)
+    run.state.tokens.remove(token)
+    if not run.state.tokens:
+        run.state.status = InstanceStatus.COMPLETED
+        run.history(HistoryEventType.INSTANCE_COMPLETED)

@@ -1,0 +1,92 @@
+"""Call activities: another definition run as a child instance, with variables mapped
+in when it starts and out when it completes."""
+
+import copy
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from engine.commands import StartChild
+from engine.definition import Node
+from engine.enums import HistoryEventType
+from engine.events import ChildCompleted, ChildFailed
+from engine.expressions import ExpressionError, plain
+from engine.failures import Failure
+from engine.nodes import boundaries
+from engine.state import Redo, Token, Wait
+
+if TYPE_CHECKING:
+    from engine.run import Run
+
+
+def start(run: "Run", token: Token, node: Node) -> None:
+    """Ask for the child to start, with `inputs` evaluated now (default: a copy of all
+    the variables); a new child id each time, as a retry starts a new child."""
+    assert node.calledElement is not None, f"{node.id!r} calls no definition"
+    if node.inputs is not None:
+        variables = run.resolve_nested("inputs", node.inputs)
+    else:
+        variables = copy.deepcopy(run.state.variables)
+    child_id = run.new_id("child")
+    run.state.children[child_id] = Wait(node_id=node.id, token_id=token.id)
+    run.emit(
+        StartChild(
+            child_id=child_id,
+            node_id=node.id,
+            key=node.calledElement,
+            version=node.version,
+            variables=variables,
+        )
+    )
+    run.history(
+        HistoryEventType.CHILD_STARTED,
+        node_id=node.id,
+        data={"child_id": child_id, "key": node.calledElement, "version": node.version},
+    )
+
+
+def completed(run: "Run", event: ChildCompleted) -> list[Token]:
+    """Copy the outputs back and move on; the caller has checked the child is running."""
+    child = run.state.children.pop(event.child_id)
+    token = run.token(child.token_id)
+    run.history(
+        HistoryEventType.CHILD_COMPLETED,
+        node_id=child.node_id,
+        data={"child_id": event.child_id, "variables": copy.deepcopy(event.variables)},
+    )
+    return run.attempt(
+        token, partial(apply_result, run, token, event.variables), Redo.RESULT, event.variables
+    )
+
+
+def apply_result(run: "Run", token: Token, variables: dict[str, Any]) -> list[Token]:
+    """Set the parent variables `outputs` maps from the child's (all or none), then
+    leave the call activity."""
+    node = run.definition.node(token.node_id)
+    updates = {}
+    for name, source in (node.outputs or {}).items():
+        value = run.evaluate(f"outputs.{name}", source, variables)
+        try:
+            updates[name] = plain(value)
+        except ExpressionError as error:
+            raise Failure(f"outputs.{name}: {error}") from None
+    run.state.variables.update(updates)
+    run.take(token, run.only_flow(token))
+    return [token]
+
+
+def failed(run: "Run", event: ChildFailed) -> list[Token]:
+    child = run.state.children.pop(event.child_id)
+    token = run.token(child.token_id)
+    node = run.definition.node(child.node_id)
+    run.history(
+        HistoryEventType.CHILD_FAILED,
+        node_id=node.id,
+        data={
+            "child_id": event.child_id,
+            "error_code": event.error_code,
+            "message": event.message,
+        },
+    )
+    code = f" ({event.error_code})" if event.error_code else ""
+    message = f"called {node.calledElement!r} failed{code}: {event.message}"
+    return boundaries.catch(run, token, node, event.error_code, message)
