@@ -21,6 +21,7 @@ from api.services.definitions import DefinitionService
 from api.services.event_log import EventLog
 from api.services.history import HistoryService
 from api.services.inbox import InboxService
+from api.services.instance_control import InstanceControl
 from api.services.instances import InstanceService
 from api.services.tasks import TaskService
 from api.services.users import UserService
@@ -42,6 +43,7 @@ class Services:
     instances: InstanceService
     tasks: TaskService
     inbox: InboxService
+    control: InstanceControl
     history: HistoryService
     event_log: EventLog
 
@@ -52,6 +54,7 @@ class Services:
         tokens = TokenIssuer(settings)
         bus = EventBus(redis, settings.event_channel_prefix)
         definitions = DefinitionService(sessions)
+        instances = InstanceService(sessions, temporal, settings, definitions)
         return cls(
             settings=settings,
             sessions=sessions,
@@ -61,7 +64,8 @@ class Services:
             tokens=tokens,
             users=UserService(sessions, tokens),
             definitions=definitions,
-            instances=InstanceService(sessions, temporal, settings, definitions),
+            instances=instances,
+            control=InstanceControl(sessions, temporal, bus, instances),
             tasks=TaskService(sessions, temporal, bus),
             inbox=InboxService(sessions),
             history=HistoryService(sessions),

@@ -6,22 +6,58 @@ from strawberry import relay
 
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import BadUserInput
+from api.services.definitions import document
+from engine.definition import definition_json_schema
+from resolvers.users import require_admin
 from schema.common import JSON, Ctx, build_connection, page_size
-from schema.definitions import ProcessDefinition
+from schema.definitions import DefinitionProblem, ProcessDefinition
 
 
 async def deploy_definition(
     info: Ctx, definition: JSON | None = None, bpmn_xml: str | None = None
 ) -> ProcessDefinition:
     principal = info.context.require_user()
-    if (definition is None) == (bpmn_xml is None):
-        raise BadUserInput("give exactly one of definition or bpmnXml")
-    if bpmn_xml is not None:
-        raise BadUserInput(
-            "BPMN 2.0 XML import is not available yet; deploy the JSON format", field="bpmnXml"
-        )
-    row = await info.context.services.definitions.deploy(definition, principal.id)
+    row = await info.context.services.definitions.deploy(
+        document(definition, bpmn_xml), principal.id
+    )
     return ProcessDefinition.from_row(row)
+
+
+async def validate_definition(
+    info: Ctx, definition: JSON | None = None, bpmn_xml: str | None = None
+) -> list[DefinitionProblem]:
+    info.context.require_user()
+    try:
+        raw = document(definition, bpmn_xml)
+    except BadUserInput as exc:
+        if "problems" not in exc.extensions:
+            raise
+        return [DefinitionProblem(**p) for p in exc.extensions["problems"]]
+    problems = await info.context.services.definitions.problems(raw)
+    return [DefinitionProblem(path=p.path, node_id=p.node_id, message=p.message) for p in problems]
+
+
+async def export_definition(info: Ctx, key: str, version: int | None = None) -> JSON:
+    info.context.require_user()
+    return JSON((await info.context.services.definitions.get(key, version)).spec)
+
+
+def definition_schema(info: Ctx) -> JSON:
+    return JSON(definition_json_schema())
+
+
+async def suspend_definition(info: Ctx, key: str, version: int | None = None) -> ProcessDefinition:
+    require_admin(info)
+    return ProcessDefinition.from_row(
+        await info.context.services.definitions.set_suspended(key, version, True)
+    )
+
+
+async def activate_definition(info: Ctx, key: str, version: int | None = None) -> ProcessDefinition:
+    require_admin(info)
+    return ProcessDefinition.from_row(
+        await info.context.services.definitions.set_suspended(key, version, False)
+    )
 
 
 async def process_definition(info: Ctx, key: str, version: int | None = None) -> ProcessDefinition:

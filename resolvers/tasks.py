@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 from strawberry import relay
 
+from api.errors import BadUserInput
 from api.services.event_log import LogPosition
 from api.services.inbox import TaskOrder as Order
 from api.services.inbox import TaskQuery
@@ -15,6 +16,13 @@ from engine.enums import TaskEventType
 from schema.common import JSON, Ctx, page_size
 from schema.ids import decode_id
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent, TaskFilter, TaskOrder
+
+
+def _instant(value: datetime | None, field: str) -> datetime | None:
+    """A point in time: a date without an offset would be read in the server's time zone."""
+    if value is not None and value.utcoffset() is None:
+        raise BadUserInput(f"{field} needs a time zone offset (e.g. Z or +02:00)", field=field)
+    return value
 
 
 def _query(f: TaskFilter | None) -> TaskQuery:
@@ -34,10 +42,10 @@ def _query(f: TaskFilter | None) -> TaskQuery:
         name_contains=f.name_contains,
         priority_min=f.priority_min,
         priority_max=f.priority_max,
-        due_before=f.due_before,
-        due_after=f.due_after,
-        created_before=f.created_before,
-        created_after=f.created_after,
+        due_before=_instant(f.due_before, "dueBefore"),
+        due_after=_instant(f.due_after, "dueAfter"),
+        created_before=_instant(f.created_before, "createdBefore"),
+        created_after=_instant(f.created_after, "createdAfter"),
         overdue=f.overdue,
     )
 
@@ -119,7 +127,9 @@ async def set_task_priority(info: Ctx, id: strawberry.ID, priority: int) -> Task
 
 async def set_task_due_date(info: Ctx, id: strawberry.ID, due_at: datetime | None = None) -> Task:
     principal = info.context.require_user()
-    row = await info.context.services.tasks.set_due(principal, decode_id(id, "Task"), due_at)
+    row = await info.context.services.tasks.set_due(
+        principal, decode_id(id, "Task"), _instant(due_at, "dueAt")
+    )
     return Task.from_row(row)
 
 
@@ -128,7 +138,7 @@ async def set_task_follow_up(
 ) -> Task:
     principal = info.context.require_user()
     row = await info.context.services.tasks.set_follow_up(
-        principal, decode_id(id, "Task"), follow_up_at
+        principal, decode_id(id, "Task"), _instant(follow_up_at, "followUpAt")
     )
     return Task.from_row(row)
 

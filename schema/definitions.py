@@ -55,3 +55,10 @@ class ProcessDefinition(relay.Node):
         info.context.require_user()
         rows = await info.context.loaders.definition.load_many([uuid.UUID(i) for i in node_ids])
         return [cls.from_row(r) if r else None for r in rows]
+
+
+@strawberry.type(description="One thing wrong with a definition.")
+class DefinitionProblem:
+    path: str = strawberry.field(description="Where, as a JSON path into the document.")
+    node_id: str | None = strawberry.field(description="The node it concerns, if any.")
+    message: str = strawberry.field(description="What is wrong.")

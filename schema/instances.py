@@ -60,6 +60,7 @@ class ProcessInstance(relay.Node):
     pk: strawberry.Private[uuid.UUID]
     definition_id: strawberry.Private[uuid.UUID]
     started_by_id: strawberry.Private[uuid.UUID | None]
+    parent_id: strawberry.Private[uuid.UUID | None]
     status: InstanceStatus = strawberry.field(description="Where the instance stands.")
     business_key: str | None = strawberry.field(description="The caller's own reference.")
     variables: JSON = strawberry.field(description="The instance's variables now.")
@@ -68,6 +69,21 @@ class ProcessInstance(relay.Node):
     )
     started_at: datetime = strawberry.field(description="When it started.")
     ended_at: datetime | None = strawberry.field(description="When it ended.")
+
+    @strawberry.field(
+        description="What the instance's workflow holds now (active nodes, waiting timers, "
+        "open tasks, running services and children, awaited messages); a query to Temporal."
+    )
+    async def live_state(self, info: Ctx) -> JSON:
+        principal = info.context.require_user()
+        return JSON(await info.context.services.control.live_state(principal, self.pk))
+
+    @strawberry.field(description="The instance whose call activity started this one.")
+    async def parent(self, info: Ctx) -> ProcessInstance | None:
+        if self.parent_id is None:
+            return None
+        row = await info.context.loaders.instance.load(self.parent_id)
+        return ProcessInstance.from_row(row) if row else None
 
     @strawberry.field(description="The pinned definition version this instance runs.")
     async def definition(self, info: Ctx) -> ProcessDefinition:
@@ -98,6 +114,7 @@ class ProcessInstance(relay.Node):
             pk=row.id,
             definition_id=row.definition_id,
             started_by_id=row.started_by,
+            parent_id=row.parent_id,
             status=row.status,
             business_key=row.business_key,
             variables=JSON(row.variables),
@@ -114,3 +131,15 @@ class ProcessInstance(relay.Node):
         rows = await info.context.loaders.instance.load_many([uuid.UUID(i) for i in node_ids])
         visible = await info.context.services.instances.visible(principal, [r for r in rows if r])
         return [cls.from_row(r) if r and r.id in visible else None for r in rows]
+
+
+@strawberry.input(description="Narrows processInstances; conditions combine with AND.")
+class ProcessInstanceFilter:
+    status: list[InstanceStatus] | None = strawberry.field(
+        default=None, description="Any of these."
+    )
+    definition_key: str | None = strawberry.field(default=None, description="Of this process.")
+    business_key: str | None = strawberry.field(default=None, description="With this business key.")
+    started_by_me: bool | None = strawberry.field(
+        default=None, description="Started by the caller (or not)."
+    )

@@ -21,7 +21,8 @@ from resolvers import instances as instance_resolvers
 from resolvers import nodes as node_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import users as user_resolvers
-from schema.definitions import ProcessDefinition
+from schema.common import JSON
+from schema.definitions import DefinitionProblem, ProcessDefinition
 from schema.errors import ErrorCodes
 from schema.instances import InstanceEvent, ProcessInstance
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent
@@ -45,6 +46,22 @@ class Query:
     process_instance: ProcessInstance | None = strawberry.field(
         resolver=instance_resolvers.process_instance, description="One process instance."
     )
+    process_instances: relay.Connection[ProcessInstance] = strawberry.field(
+        resolver=instance_resolvers.process_instances,
+        description="Instances the caller may see, newest first.",
+    )
+    definition_schema: JSON = strawberry.field(
+        resolver=definition_resolvers.definition_schema,
+        description="The JSON Schema of the definition format.",
+    )
+    validate_definition: list[DefinitionProblem] = strawberry.field(
+        resolver=definition_resolvers.validate_definition,
+        description="Every problem of a definition (JSON or BPMN 2.0 XML), without deploying it.",
+    )
+    export_definition: JSON = strawberry.field(
+        resolver=definition_resolvers.export_definition,
+        description="A deployed version as its JSON document (the latest when version is omitted).",
+    )
     tasks: relay.Connection[Task] = strawberry.field(
         resolver=task_resolvers.tasks,
         description="The caller's inbox: open tasks assigned to them or that they may claim, newest first.",
@@ -67,6 +84,42 @@ class Mutation:
     start_process: ProcessInstance = strawberry.mutation(
         resolver=instance_resolvers.start_process,
         description="Start an instance of a definition (its latest version unless one is given).",
+    )
+    suspend_instance: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.suspend_instance,
+        description="Pause an instance: no task completes and no step is taken until resumed.",
+    )
+    resume_instance: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.resume_instance,
+        description="Go on with a suspended instance; timers that fired meanwhile apply now.",
+    )
+    cancel_instance: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.cancel_instance,
+        description="Cancel an instance: open tasks, timers, services and children are cancelled.",
+    )
+    terminate_instance: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.terminate_instance,
+        description="Stop an instance and its children at once, without cleanup in the workflow.",
+    )
+    set_instance_variables: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.set_instance_variables,
+        description="Merge variables into a running instance's.",
+    )
+    send_message: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.send_message,
+        description="Deliver a message to the instance (by id or business key) that waits for it.",
+    )
+    retry_incident: ProcessInstance = strawberry.mutation(
+        resolver=instance_resolvers.retry_incident,
+        description="Run again what failed in an instance in INCIDENT.",
+    )
+    suspend_definition: ProcessDefinition = strawberry.mutation(
+        resolver=definition_resolvers.suspend_definition,
+        description="Stop new starts of a version (or every version) of a definition (admin).",
+    )
+    activate_definition: ProcessDefinition = strawberry.mutation(
+        resolver=definition_resolvers.activate_definition,
+        description="Allow new starts of a suspended definition again (admin).",
     )
     claim_task: Task = strawberry.mutation(
         resolver=task_resolvers.claim_task, description="Take a task as its assignee."

@@ -15,7 +15,8 @@ from api.db import SessionMaker
 from api.errors import BadUserInput, NotFound
 from api.jsonschemas import schema_problem
 from api.models import ProcessDefinition
-from engine.definition import Definition
+from engine.bpmn import BpmnImportError, bpmn_to_definition
+from engine.definition import Definition, called_keys
 from engine.expressions import is_expression
 from engine.validation import DefinitionInvalid, Problem, parse_definition
 
@@ -78,6 +79,18 @@ def problems_error(problems: list[Problem]) -> BadUserInput:
     )
 
 
+def document(definition: Any, bpmn_xml: str | None) -> Any:
+    """The JSON document to validate and deploy, from JSON or from BPMN 2.0 XML."""
+    if (definition is None) == (bpmn_xml is None):
+        raise BadUserInput("give exactly one of definition or bpmnXml")
+    if bpmn_xml is None:
+        return definition
+    try:
+        return bpmn_to_definition(bpmn_xml)
+    except BpmnImportError as exc:
+        raise problems_error(list(exc.problems)) from exc
+
+
 def checksum(spec: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -96,12 +109,42 @@ class DefinitionService:
     def __init__(self, sessions: SessionMaker) -> None:
         self._sessions = sessions
 
-    async def deploy(self, raw: Any, deployed_by: uuid.UUID | None) -> ProcessDefinition:
-        """Validate fully, then store as the key's next version. Deploying the same
-        document again returns the current version instead of minting a copy."""
+    async def problems(self, raw: Any) -> list[Problem]:
+        """Everything wrong with `raw`, including call activities naming keys that are not
+        deployed (a definition may call its own key)."""
         if not isinstance(raw, dict):
             raise BadUserInput("the definition must be a JSON object")
         problems = definition_problems(raw)
+        if problems:
+            return problems
+        definition = parse_definition(raw)
+        wanted = called_keys(definition) - {definition.key}
+        if wanted:
+            async with self._sessions() as session:
+                found = set(
+                    (
+                        await session.exec(
+                            select(ProcessDefinition.key)
+                            .where(col(ProcessDefinition.key).in_(wanted))
+                            .distinct()
+                        )
+                    ).all()
+                )
+            for index, node in enumerate(definition.nodes):
+                if node.calledElement in wanted - found:
+                    problems.append(
+                        Problem(
+                            path=f"nodes[{index}].calledElement",
+                            node_id=node.id,
+                            message=f"no process definition '{node.calledElement}' is deployed",
+                        )
+                    )
+        return problems
+
+    async def deploy(self, raw: Any, deployed_by: uuid.UUID | None) -> ProcessDefinition:
+        """Validate fully, then store as the key's next version. Deploying the same
+        document again returns the current version instead of minting a copy."""
+        problems = await self.problems(raw)
         if problems:
             raise problems_error(problems)
         definition = parse_definition(raw)
@@ -142,6 +185,19 @@ class DefinitionService:
             suffix = f" version {version}" if version is not None else ""
             raise NotFound(f"no process definition '{key}'{suffix}")
         return row
+
+    async def set_suspended(
+        self, key: str, version: int | None, suspended: bool
+    ) -> ProcessDefinition:
+        """Suspend (no new instances start) or activate one version, or every version of
+        the key when none is given; running instances are not affected."""
+        await self.get(key, version)
+        async with self._sessions() as session, session.begin():
+            statement = sa.update(ProcessDefinition).where(col(ProcessDefinition.key) == key)
+            if version is not None:
+                statement = statement.where(col(ProcessDefinition.version) == version)
+            await session.exec(statement.values(suspended=suspended))
+        return await self.get(key, version)
 
     async def by_ids(self, ids: list[uuid.UUID]) -> list[ProcessDefinition | None]:
         async with self._sessions() as session:

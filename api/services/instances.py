@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from api.jsonschemas import validation_errors
 from api.models import ProcessDefinition, ProcessInstance, Task, overlaps
 from api.services.definitions import DefinitionService, parsed
 from api.settings import Settings
+from engine.enums import InstanceStatus
 from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
 
 # The width of process_instances.business_key.
@@ -102,6 +104,48 @@ class InstanceService:
             )
             return {instance.id: (instance, definition) for instance, definition in rows}
 
+    async def page(
+        self,
+        principal: Principal,
+        *,
+        statuses: list[InstanceStatus] | None,
+        definition_key: str | None,
+        business_key: str | None,
+        started_by_me: bool | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[ProcessInstance]:
+        """Instances the caller may see, newest first, keyset-paginated on (started_at, id)."""
+        query = select(ProcessInstance)
+        if not principal.is_admin:
+            involved = (
+                select(Task.instance_id)
+                .where(col(Task.instance_id) == col(ProcessInstance.id), _involved(principal))
+                .exists()
+            )
+            query = query.where(sa.or_(col(ProcessInstance.started_by) == principal.id, involved))
+        if statuses:
+            query = query.where(col(ProcessInstance.status).in_(statuses))
+        if business_key is not None:
+            query = query.where(col(ProcessInstance.business_key) == business_key)
+        if started_by_me is not None:
+            mine = col(ProcessInstance.started_by) == principal.id
+            query = query.where(mine if started_by_me else sa.not_(mine))
+        if definition_key is not None:
+            query = query.join(
+                ProcessDefinition, col(ProcessDefinition.id) == ProcessInstance.definition_id
+            ).where(col(ProcessDefinition.key) == definition_key)
+        if after is not None:
+            query = query.where(
+                sa.tuple_(col(ProcessInstance.started_at), col(ProcessInstance.id))
+                < sa.tuple_(*after)
+            )
+        query = query.order_by(
+            col(ProcessInstance.started_at).desc(), col(ProcessInstance.id).desc()
+        ).limit(limit)
+        async with self._sessions() as session:
+            return list((await session.exec(query)).all())
+
     async def visible(self, principal: Principal, rows: list[ProcessInstance]) -> set[uuid.UUID]:
         """The instances among `rows` the caller may read: admins all; others those they
         started or hold, held, or may claim a task of."""
@@ -111,12 +155,7 @@ class InstanceService:
         others = [r.id for r in rows if r.id not in mine]
         if not others:
             return mine
-        involved = sa.or_(
-            col(Task.assignee_id) == principal.id,
-            col(Task.completed_by) == principal.id,
-            col(Task.candidate_users).contains([principal.id]),
-            overlaps(Task.candidate_groups, principal.groups),
-        )
+        involved = _involved(principal)
         async with self._sessions() as session:
             found = await session.exec(
                 select(Task.instance_id)
@@ -128,3 +167,14 @@ class InstanceService:
 
 def _describe(errors: list[dict[str, str]]) -> str:
     return "invalid variables: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+
+
+def _involved(principal: Principal) -> sa.ColumnElement[bool]:
+    """A task the caller holds, held, or may claim: what makes its instance theirs to see."""
+    return sa.or_(
+        col(Task.assignee_id) == principal.id,
+        col(Task.completed_by) == principal.id,
+        col(Task.owner_id) == principal.id,
+        col(Task.candidate_users).contains([principal.id]),
+        overlaps(Task.candidate_groups, principal.groups),
+    )

@@ -309,13 +309,7 @@ class TaskService:
                     + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
                     fields=errors,
                 )
-            won = await session.exec(
-                sa.update(Task)
-                .where(col(Task.id) == task_id, col(Task.version) == task.version)
-                .values(status=TaskStatus.COMPLETING, version=Task.version + 1)
-            )
-            if won.rowcount != 1:
-                raise Conflict("the task changed meanwhile; it is being completed by someone else")
+            # Taken before the UPDATE, which also refreshes `task` in the session.
             pending = PendingCompletion(
                 task_id=task.id,
                 instance_id=task.instance_id,
@@ -323,6 +317,13 @@ class TaskService:
                 variables=variables,
                 previous_status=task.status,
             )
+            won = await session.exec(
+                sa.update(Task)
+                .where(col(Task.id) == task_id, col(Task.version) == task.version)
+                .values(status=TaskStatus.COMPLETING, version=Task.version + 1)
+            )
+            if won.rowcount != 1:
+                raise Conflict("the task changed meanwhile; it is being completed by someone else")
             session.add(pending)
         await self.deliver(pending, actor=principal.username)
         async with self._sessions() as session:
