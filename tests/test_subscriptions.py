@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 from api.db import SessionMaker
 from api.embedded import EmbeddedRedis, free_port
 from api.services.users import UserService
 from api.settings import Settings
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, GraphQLError
 from tests.conftest import embedded_home, make_user, run_worker, serve_app
 from tests.factories import claim, complete, deploy, one_task, start
 from tests.ws import Subscription, subscribe
@@ -255,3 +256,23 @@ async def test_a_completion_through_one_replica_reaches_a_subscriber_of_another(
     finally:
         replica.terminate()
         await replica.wait()
+
+
+async def test_a_refused_change_publishes_nothing(
+    client: GraphQLClient, users: UserService, app_url: str, unique: str
+) -> None:
+    group = f"g-{unique}"
+    first = await client.login((await make_user(users, groups=[group])).username)
+    second = await client.login((await make_user(users, groups=[group])).username)
+    key = (await deploy(first, one_task(group=group)))["key"]
+    started = await start(first, key)
+    task_id = started["tasks"][0]["id"]
+    await claim(first, task_id)
+    async with subscribe(ws_url(app_url), TASK_EVENTS, second.token) as sub:
+        for change in (claim(second, task_id), complete(second, task_id)):
+            with pytest.raises(GraphQLError):
+                await change  # refused, rolled back
+        # The next thing `second` hears is a later change, not the refused ones.
+        await complete(first, task_id)
+        heard = await next_event(sub)
+    assert (heard["type"], heard["task"]["id"]) == ("TASK_COMPLETED", task_id)

@@ -15,8 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.principal import Principal
 from api.db import SessionMaker
@@ -351,10 +356,23 @@ class TaskService:
             await self._roll_back(pending)
             raise Conflict(f"the instance refused the completion: {_cause(exc)}") from exc
         except RPCError as exc:
-            if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
-                await self._roll_back(pending)
-                raise Conflict("the instance is no longer running") from exc
+            # The workflow ended before (or while) taking the update: the instance was
+            # cancelled, terminated or completed meanwhile. Anything else (Temporal away)
+            # leaves the outbox row for the relay.
+            if not await self._workflow_closed(handle):
+                raise
+            await self._roll_back(pending)
+            raise Conflict("the instance is no longer running") from exc
+
+    @staticmethod
+    async def _workflow_closed(handle: WorkflowHandle[Any, Any]) -> bool:
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return True
             raise
+        return description.status != WorkflowExecutionStatus.RUNNING
 
     async def _roll_back(self, pending: PendingCompletion) -> None:
         async with self._sessions() as session, session.begin():
