@@ -25,6 +25,7 @@ from schema.common import JSON
 from schema.definitions import DefinitionProblem, ProcessDefinition
 from schema.errors import ErrorCodes
 from schema.instances import InstanceEvent, ProcessInstance
+from schema.metrics import OperationMetrics
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent
 from schema.users import AuthPayload, Group, User
 
@@ -186,6 +187,8 @@ class Subscription:
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories, so that every operation gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
+        # Listed first, so it leaves last and sees the errors with their codes.
+        OperationMetrics,
         ErrorCodes,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=30),

@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from api.db import SessionMaker
 from api.errors import NotFound
 from api.events import EventBus
+from api.metrics import ACTIONS, TRANSITIONS
 from api.services.definitions import DefinitionService
 from api.services.transitions import apply_transition
 from engine.messages import (
@@ -35,6 +36,7 @@ class ProcessActivities:
     @activity.defn(name=APPLY_TRANSITION)
     async def apply_transition(self, record: TransitionRecord) -> None:
         await self._bus.publish(await apply_transition(self._sessions, record))
+        TRANSITIONS.inc()
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, input: RunActionInput) -> Any:
@@ -46,9 +48,12 @@ class ProcessActivities:
                 non_retryable=True,
             )
         try:
-            return await action(input.input)
+            result = await action(input.input)
         except ActionFailed as exc:
+            ACTIONS.labels(input.action, exc.code).inc()
             raise ApplicationError(exc.message, type=exc.code) from exc
+        ACTIONS.labels(input.action, "ok").inc()
+        return result
 
     @activity.defn(name=RESOLVE_DEFINITION)
     async def resolve_definition(self, input: ResolveDefinitionInput) -> ResolvedDefinition:
