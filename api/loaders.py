@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from strawberry.dataloader import DataLoader
 
 from api.db import SessionMaker
+from api.grouping import group_by
 from api.models import (
     Group,
     HistoryEvent,
@@ -59,10 +60,8 @@ def build_loaders(
                 .where(col(Membership.user_id).in_(ids))
                 .order_by(col(Group.key))
             )
-            grouped: dict[uuid.UUID, list[Group]] = {i: [] for i in ids}
-            for user_id, group in rows:
-                grouped[user_id].append(group)
-        return [grouped[i] for i in ids]
+            grouped = group_by(ids, rows.all(), lambda pair: pair[0])
+        return [[group for _, group in grouped[i]] for i in ids]
 
     async def members_of_groups(keys: Sequence[str]) -> list[list[User]]:
         async with sessions() as session:
@@ -72,10 +71,8 @@ def build_loaders(
                 .where(col(Membership.group_key).in_(keys))
                 .order_by(col(User.username))
             )
-            grouped: dict[str, list[User]] = {k: [] for k in keys}
-            for key, user in rows:
-                grouped[key].append(user)
-        return [grouped[k] for k in keys]
+            grouped = group_by(keys, rows.all(), lambda pair: pair[0])
+        return [[user for _, user in grouped[k]] for k in keys]
 
     async def definitions_by_id(ids: Sequence[uuid.UUID]) -> list[ProcessDefinition | None]:
         return await definitions.by_ids(list(ids))

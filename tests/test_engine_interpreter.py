@@ -34,6 +34,7 @@ from engine.interpreter import (
     start,
 )
 from engine.validation import parse_definition
+from tests.engine_fixtures import LEAVE_REQUEST
 
 INSTANCE_ID = "7f1d4f0e-4c0b-4a8e-9a43-3a3b6c1f6f10"
 AT = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -43,41 +44,6 @@ Carry = Callable[[InstanceState], InstanceState]
 T = TypeVar("T")
 
 # DESIGN.md's example.
-LEAVE_REQUEST: dict[str, Any] = {
-    "key": "leave_request",
-    "name": "Leave request",
-    "variables": {
-        "type": "object",
-        "properties": {"days": {"type": "integer", "minimum": 1}},
-        "required": ["days"],
-    },
-    "nodes": [
-        {"id": "start", "type": "startEvent"},
-        {
-            "id": "review",
-            "type": "userTask",
-            "name": "Manager review",
-            "candidateGroups": ["managers"],
-            "assignee": "=manager",
-            "priority": 50,
-            "due": "P2D",
-            "form": {
-                "type": "object",
-                "properties": {"approved": {"type": "boolean"}},
-                "required": ["approved"],
-            },
-        },
-        {"id": "decide", "type": "exclusiveGateway"},
-        {"id": "approved", "type": "endEvent"},
-        {"id": "rejected", "type": "endEvent"},
-    ],
-    "flows": [
-        {"from": "start", "to": "review"},
-        {"from": "review", "to": "decide"},
-        {"from": "decide", "to": "approved", "condition": "approved == true"},
-        {"from": "decide", "to": "rejected", "default": True},
-    ],
-}
 
 
 def through_json(state: InstanceState) -> InstanceState:

@@ -9,42 +9,7 @@ import pytest
 from engine.definition import Definition, Flow
 from engine.enums import NodeType
 from engine.validation import DefinitionInvalid, Problem, parse_definition, validate_definition
-
-LEAVE_REQUEST: dict[str, Any] = {
-    "key": "leave_request",
-    "name": "Leave request",
-    "variables": {
-        "type": "object",
-        "properties": {"days": {"type": "integer", "minimum": 1}},
-        "required": ["days"],
-    },
-    "nodes": [
-        {"id": "start", "type": "startEvent"},
-        {
-            "id": "review",
-            "type": "userTask",
-            "name": "Manager review",
-            "candidateGroups": ["managers"],
-            "assignee": "=manager",
-            "priority": 50,
-            "due": "P2D",
-            "form": {
-                "type": "object",
-                "properties": {"approved": {"type": "boolean"}},
-                "required": ["approved"],
-            },
-        },
-        {"id": "decide", "type": "exclusiveGateway"},
-        {"id": "approved", "type": "endEvent"},
-        {"id": "rejected", "type": "endEvent"},
-    ],
-    "flows": [
-        {"from": "start", "to": "review"},
-        {"from": "review", "to": "decide"},
-        {"from": "decide", "to": "approved", "condition": "approved == true"},
-        {"from": "decide", "to": "rejected", "default": True},
-    ],
-}
+from tests.engine_fixtures import LEAVE_REQUEST
 
 
 def leave_request() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.db import SessionMaker
+from api.grouping import group_by
 from api.models import HistoryEvent, ProcessInstance, Task
 from engine.enums import HistoryEventType
 
@@ -92,7 +93,4 @@ class HistoryService:
                 .where(col(HistoryEvent.instance_id).in_(instance_ids))
                 .order_by(col(HistoryEvent.instance_id), col(HistoryEvent.seq))
             )
-            grouped: dict[uuid.UUID, list[HistoryEvent]] = {i: [] for i in instance_ids}
-            for row in rows:
-                grouped[row.instance_id].append(row)
-            return grouped
+            return group_by(instance_ids, rows, lambda row: row.instance_id)

@@ -27,6 +27,7 @@ from api.auth.principal import Principal
 from api.db import SessionMaker
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
+from api.grouping import group_by
 from api.jsonschemas import validation_errors
 from api.models import (
     OPEN_TASK_STATUSES,
@@ -100,10 +101,7 @@ class TaskService:
                 .where(col(Task.instance_id).in_(instance_ids))
                 .order_by(col(Task.created_at), col(Task.id))
             )
-            grouped: dict[uuid.UUID, list[Task]] = {i: [] for i in instance_ids}
-            for task in rows:
-                grouped[task.instance_id].append(task)
-            return grouped
+            return group_by(instance_ids, rows, lambda task: task.instance_id)
 
     async def comments_of(
         self, task_ids: Sequence[uuid.UUID]
@@ -114,10 +112,7 @@ class TaskService:
                 .where(col(TaskComment.task_id).in_(task_ids))
                 .order_by(col(TaskComment.created_at), col(TaskComment.id))
             )
-            grouped: dict[uuid.UUID, list[TaskComment]] = {i: [] for i in task_ids}
-            for comment in rows:
-                grouped[comment.task_id].append(comment)
-            return grouped
+            return group_by(task_ids, rows, lambda comment: comment.task_id)
 
     async def claim(self, principal: Principal, task_id: uuid.UUID) -> Task:
         def claimable(principal: Principal, task: Task) -> None:
