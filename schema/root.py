@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -14,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from api.settings import Settings
 from resolvers import definitions as definition_resolvers
@@ -184,6 +186,14 @@ class Subscription:
     )
 
 
+class FlowdeskSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry logs every error with its traceback. A refused input or a conflict is
+        the caller's answer, not a fault; ErrorCodes logs the unexpected ones itself."""
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories, so that every operation gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -196,7 +206,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return FlowdeskSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

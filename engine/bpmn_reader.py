@@ -1,0 +1,84 @@
+"""What every part of one BPMN document's translation shares: the element being translated,
+the problems found so far (each pointing at that element), and settings read as the values
+the definition format writes."""
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from engine.bpmn_xml import bpmn_tag, element_path
+from engine.validation import Problem
+
+# A whole-value JUEL expression, as Camunda 7 and Flowable write them.
+_JUEL = re.compile(r"^[$#]\{(?P<body>.*)\}$", re.DOTALL)
+# A comma that is not inside a ${...} expression, which may hold commas of its own.
+_LIST_SEPARATOR = re.compile(r",(?![^{]*\})")
+
+
+class Reader:
+    """The shared state of one document's translation, collecting problems as it goes."""
+
+    def __init__(self, root: ET.Element) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+        # The element being translated: problems point at it.
+        self.element = root
+
+    def _problem(self, message: str) -> None:
+        node_id = None if self.element is self.root else self.element.get("id")
+        self.problems.append(Problem(element_path(self.element), message, node_id))
+
+    # Values
+
+    def _value(self, text: str) -> str:
+        """A setting as the format writes it: `${x}`, `#{x}` and `=x` become `=x`; anything
+        else stays the literal it is."""
+        text = text.strip()
+        body = self._expression_body(text)
+        return text if body is None else "=" + body
+
+    def _cel(self, text: str) -> str:
+        """A field that is always CEL (conditions, outputs): the expression, unwrapped."""
+        text = text.strip()
+        body = self._expression_body(text)
+        return text if body is None else body
+
+    def _cel_child(self, element: ET.Element, child: str) -> str | None:
+        found = element.find(bpmn_tag(child))
+        text = (found.text or "").strip() if found is not None else ""
+        return self._cel(text) if text else None
+
+    def _collection(self, text: str) -> str:
+        value = self._value(text)
+        # Camunda 7 and Flowable read a plain collection as the name of a variable.
+        return value if value.startswith("=") else "=" + value
+
+    def _list(self, text: str) -> list[str]:
+        return [self._value(item) for item in split_list(text)]
+
+    def _expression_body(self, text: str) -> str | None:
+        """The expression inside `=...`, `${...}` or `#{...}`; None for a literal."""
+        if text.startswith("="):
+            return text[1:].strip()
+        match = _JUEL.match(text)
+        if match and "${" not in match["body"] and "#{" not in match["body"]:
+            return match["body"].strip()
+        if "${" in text or "#{" in text:
+            self._problem(
+                f"{text!r} mixes text and expressions: write one expression, "
+                "such as ${'Dear ' + name}"
+            )
+        return None
+
+
+def split_list(text: str) -> list[str]:
+    """A comma-separated list of names or expressions; a Zeebe `=` expression is one item."""
+    if text.strip().startswith("="):
+        return [text.strip()]
+    return [item.strip() for item in _LIST_SEPARATOR.split(text) if item.strip()]
+
+
+def put(target: dict[str, Any], key: str, value: object) -> None:
+    """Set `key` unless the value is absent or empty: the format omits what is not said."""
+    if value is not None and value != "" and value != [] and value != {}:
+        target[key] = value
