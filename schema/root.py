@@ -8,10 +8,13 @@ import strawberry
 from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
@@ -191,18 +194,31 @@ class FlowdeskSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Strawberry logs every error with its traceback. A refused input or a conflict is
-        the caller's answer, not a fault; ErrorCodes logs the unexpected ones itself."""
+        the caller's answer, not a fault; ErrorCodes logs the unexpected ones itself.
+
+        Errors raised before execution (a syntax error) do not pass through ErrorCodes:
+        they are the client's, and get their code here."""
+        for error in errors:
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # Factories, so that every operation gets fresh extension instances.
+    # The limit rules are built once, so that validating a document the server has seen
+    # before is a cache hit (the cache key holds the rules); the extensions themselves are
+    # factories, made afresh for every operation.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
         # Listed first, so it leaves last and sees the errors with their codes.
         OperationMetrics,
         ErrorCodes,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=5000),
+        lambda: ParserCache(maxsize=512),
+        lambda: AddValidationRules(limits),
+        lambda: ValidationCache(maxsize=512),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
