@@ -136,6 +136,13 @@ OPEN_TASK_STATUSES = (TaskStatus.CREATED, TaskStatus.CLAIMED)
 _OPEN = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_TASK_STATUSES))
 
 
+# GIN's fast update parks new entries in a pending list that every search scans in full
+# until VACUUM merges it: measured here, an inbox page took 5.6 ms right after a bulk of
+# new tasks against 0.48 ms after VACUUM. Tasks arrive all day; insert into the index
+# directly instead.
+_GIN_WITHOUT_PENDING_LIST = {"fastupdate": "off"}
+
+
 def task_is_open() -> sa.ColumnElement[bool]:
     """The open-task predicate exactly as the partial indexes state it."""
     return sa.text(f"tasks.{_OPEN}")  # type: ignore[return-value]
@@ -157,12 +164,14 @@ class Task(SQLModel, table=True):
             "ix_tasks_open_candidate_groups",
             "candidate_groups",
             postgresql_using="gin",
+            postgresql_with=_GIN_WITHOUT_PENDING_LIST,
             postgresql_where=sa.text(f"{_OPEN} AND assignee_id IS NULL"),
         ),
         sa.Index(
             "ix_tasks_open_candidate_users",
             "candidate_users",
             postgresql_using="gin",
+            postgresql_with=_GIN_WITHOUT_PENDING_LIST,
             postgresql_where=sa.text(f"{_OPEN} AND assignee_id IS NULL"),
         ),
     )

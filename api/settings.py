@@ -18,6 +18,10 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/flowdesk"
     database_pool_size: int = 10
+    # A ping before every checkout costs each DataLoader a round trip (an inbox page has
+    # five); connections are recycled instead, and one broken by a restart fails once.
+    database_pre_ping: bool = False
+    database_pool_recycle_seconds: int = 300
     redis_url: str = "redis://127.0.0.1:6379/0"
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"

@@ -52,3 +52,19 @@ async def test_status_check_constraints_admit_exactly_the_python_enums(database_
         await connection.close()
     found = {row["conname"]: set(re.findall(r"'([A-Z_]+)'", row["definition"])) for row in rows}
     assert found == {name: {m.value for m in kind} for name, kind in expected.items()}
+
+
+async def test_inbox_gin_indexes_have_no_pending_list(database_url: str) -> None:
+    """Autogenerate does not compare index storage options either."""
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY($1::text[])",
+            ["ix_tasks_open_candidate_groups", "ix_tasks_open_candidate_users"],
+        )
+    finally:
+        await connection.close()
+    assert {row["relname"]: row["reloptions"] for row in rows} == {
+        "ix_tasks_open_candidate_groups": ["fastupdate=off"],
+        "ix_tasks_open_candidate_users": ["fastupdate=off"],
+    }
