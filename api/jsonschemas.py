@@ -43,4 +43,9 @@ def _field(error: ValidationError) -> str:
 
 @lru_cache(maxsize=1024)
 def _validator(schema_json: bytes) -> Draft202012Validator:
-    return Draft202012Validator(orjson.loads(schema_json))
+    # Formats are checked too (date-time, date, email, uri, ...): JSON Schema 2020-12 makes
+    # them annotations by default, and a start variable "next tuesday" for a date-time
+    # would otherwise pass here and fail later, inside a running instance.
+    return Draft202012Validator(
+        orjson.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )

@@ -210,3 +210,29 @@ async def test_an_instance_is_readable_by_its_starter_and_its_candidates_only(
     # Nor through the generic node field, which answers null rather than leak it.
     node = await stranger.execute("query($id: ID!) { node(id: $id) { id } }", {"id": started["id"]})
     assert node["node"] is None
+
+
+async def test_variables_in_the_wrong_format_are_refused_naming_each_field(
+    caller: GraphQLClient, sessions: SessionMaker
+) -> None:
+    document = one_task()
+    document["variables"] = {
+        "type": "object",
+        "properties": {
+            "deadline": {"type": "string", "format": "date-time"},
+            "contact": {"type": "string", "format": "email"},
+        },
+    }
+    definition = await deploy(caller, document)
+
+    error = await start_error(
+        caller, {"k": definition["key"], "vars": {"deadline": "next tuesday", "contact": "nobody"}}
+    )
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert [f["field"] for f in error["extensions"]["fields"]] == ["contact", "deadline"]
+    assert await instance_count(sessions, definition["id"]) == 0
+    started = await start(
+        caller, definition["key"], deadline="2030-01-31T10:00:00Z", contact="a@b.example"
+    )
+    assert started["status"] == "RUNNING"
