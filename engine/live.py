@@ -4,6 +4,7 @@
 from typing import Any
 
 from engine.definition import Definition
+from engine.enums import InstanceStatus
 from engine.state import InstanceState
 
 
@@ -61,6 +62,21 @@ def live_state(definition: Definition, state: InstanceState) -> dict[str, Any]:
             for token_id, incident in state.incidents.items()
         ],
         "deferred": [event.model_dump(mode="json") for event in state.deferred],
+    }
+
+
+def ended_live_state(status: InstanceStatus) -> dict[str, Any]:
+    """The live state of an instance that has ended: the same shape, with nothing in it."""
+    return {
+        "status": status.value,
+        "active_nodes": [],
+        "tasks": [],
+        "timers": [],
+        "services": [],
+        "children": [],
+        "messages": [],
+        "incidents": [],
+        "deferred": [],
     }
 
 

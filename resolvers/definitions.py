@@ -32,7 +32,11 @@ async def validate_definition(
     except BadUserInput as exc:
         if "problems" not in exc.extensions:
             raise
-        return [DefinitionProblem(**p) for p in exc.extensions["problems"]]
+        # The error's problems are as clients read them (camelCase `nodeId`).
+        return [
+            DefinitionProblem(path=p["path"], node_id=p["nodeId"], message=p["message"])
+            for p in exc.extensions["problems"]
+        ]
     problems = await info.context.services.definitions.problems(raw)
     return [DefinitionProblem(path=p.path, node_id=p.node_id, message=p.message) for p in problems]
 

@@ -78,12 +78,21 @@ class ProcessInstance(relay.Node):
         principal = info.context.require_user()
         return JSON(await info.context.services.control.live_state(principal, self.pk))
 
-    @strawberry.field(description="The instance whose call activity started this one.")
+    @strawberry.field(
+        description="The instance whose call activity started this one; null when there is "
+        "none or the caller may not see it."
+    )
     async def parent(self, info: Ctx) -> ProcessInstance | None:
         if self.parent_id is None:
             return None
         row = await info.context.loaders.instance.load(self.parent_id)
-        return ProcessInstance.from_row(row) if row else None
+        if row is None:
+            return None
+        # Seeing a child (a candidate of its task) does not open its parent to the caller.
+        principal = info.context.require_user()
+        if row.id not in await info.context.services.instances.visible(principal, [row]):
+            return None
+        return ProcessInstance.from_row(row)
 
     @strawberry.field(description="The pinned definition version this instance runs.")
     async def definition(self, info: Ctx) -> ProcessDefinition:

@@ -79,6 +79,12 @@ _ACTION_TIMEOUT = timedelta(minutes=5)
 _OPEN = frozenset({InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.INCIDENT})
 _EVENT = TypeAdapter[Event](Event)
 
+# Changes to what the workflow does, guarded so that histories recorded before them replay
+# as they ran (tests/test_replay.py).
+_KEEP_DEFERRED = "keep-deferred-reports"
+_ERROR_CODE_OF_THE_ACTION = "error-code-of-the-action"
+_WAIT_FOR_CANCELLED_WORK = "wait-for-cancelled-work"
+
 
 @workflow.defn(name=WORKFLOW_NAME)
 class ProcessWorkflow:
@@ -92,6 +98,9 @@ class ProcessWorkflow:
         self._lock = asyncio.Lock()
         # The durable work under way, by the id the engine gave it, to cancel it.
         self._work: dict[str, asyncio.Task[None]] = {}
+        # Work cancelled and still winding down (a child instance cleaning up); a dict
+        # rather than a set, so its order is deterministic.
+        self._stopping: dict[asyncio.Task[None], None] = {}
 
     @workflow.run
     async def run(self, input: ProcessInput) -> ProcessResult:
@@ -114,6 +123,12 @@ class ProcessWorkflow:
             await self._feed(Cancel(reason="cancelled", at=workflow.now()), None)
         for work in self._work.values():
             work.cancel()
+        # A cancelled child instance cleans up (closes its tasks, cancels its own children)
+        # before this workflow ends: ending first would have Temporal terminate it midway
+        # (the parent close policy), leaving its rows open.
+        winding_down = [*self._stopping, *self._work.values()]
+        if winding_down and workflow.patched(_WAIT_FOR_CANCELLED_WORK):
+            await asyncio.gather(*winding_down)
         return ProcessResult(status=self._current.status, variables=self._current.variables)
 
     @workflow.update(name=UPDATE_STARTED)
@@ -190,7 +205,12 @@ class ProcessWorkflow:
     ) -> None:
         """Write the transition, then start and stop the durable work it asks for."""
         if not transition.commands and self._state is not None:
-            return  # ignored: a report on work that no longer matters
+            # Nothing to write: a report on work that no longer matters (the state is
+            # unchanged), or one deferred while the instance is suspended or in an
+            # incident, which the state keeps for the resume.
+            if transition.state != self._state and workflow.patched(_KEEP_DEFERRED):
+                self._state = transition.state
+            return
         step = self._step + 1
         record = TransitionRecord(
             instance_id=self._input.instance_id,
@@ -226,6 +246,11 @@ class ProcessWorkflow:
                     running = self._work.pop(work_id, None)
                     if running is not None:
                         running.cancel()
+                        self._stopping[running] = None
+                        running.add_done_callback(self._stopped)
+
+    def _stopped(self, work: asyncio.Task[None]) -> None:
+        self._stopping.pop(work, None)
 
     def _begin(self, work_id: str, work: Callable[[], Awaitable[Event | None]]) -> None:
         async def run() -> None:
@@ -272,7 +297,7 @@ class ProcessWorkflow:
                     result_type=object,
                 )
             except ActivityError as exc:
-                code, message = _failure(exc)
+                code, message = _failure_of(exc)
                 return ServiceFailed(
                     job_id=command.job_id, error_code=code, message=message, at=workflow.now()
                 )
@@ -309,7 +334,7 @@ class ProcessWorkflow:
                     result_type=ProcessResult,
                 )
             except (ActivityError, ChildWorkflowError) as exc:
-                code, message = _failure(exc)
+                code, message = _failure_of(exc)
                 return ChildFailed(
                     child_id=command.child_id, error_code=code, message=message, at=workflow.now()
                 )
@@ -327,11 +352,32 @@ class ProcessWorkflow:
         return run
 
 
-def _failure(exc: BaseException) -> tuple[str | None, str]:
-    """The error code and message at the root of an activity or child failure."""
-    cause: BaseException | None = exc
-    while cause is not None and cause.__cause__ is not None:
+def _failure_of(exc: BaseException) -> tuple[str | None, str]:
+    """`_failure`, or for histories recorded before it, what they were fed."""
+    if workflow.patched(_ERROR_CODE_OF_THE_ACTION):
+        return _failure(exc)
+    # As recorded histories ran: the root cause's type, the Python exception's class name
+    # for an action's coded error.
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
         cause = cause.__cause__
     if isinstance(cause, ApplicationError):
         return cause.type, cause.message
-    return None, str(cause or exc)
+    return None, str(cause)
+
+
+def _failure(exc: BaseException) -> tuple[str | None, str]:
+    """The error code and message of an activity or child failure: those of the first
+    ApplicationError under the ActivityError or ChildWorkflowError wrapper. Not the root
+    cause: an action raises its coded ApplicationError *from* the Python exception it
+    caught, and Temporal carries that one along as an ApplicationError typed after its
+    class (`ActionFailed`), which names no error code."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return cause.type, cause.message
+        cause = cause.__cause__
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    return None, str(root)

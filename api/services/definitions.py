@@ -50,6 +50,17 @@ def definition_problems(raw: dict[str, Any]) -> list[Problem]:
             )
         for field, limit in _NODE_LIMITS.items():
             problems += _too_long(node.get(field), f"nodes[{index}].{field}", limit, node_id)
+        priority = node.get("priority")
+        if type(priority) is int and not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            # Checked at deployment, not by the engine's model: the workflow parses the
+            # pinned spec of running instances again, which must not start failing.
+            problems.append(
+                Problem(
+                    path=f"nodes[{index}].priority",
+                    node_id=node_id,
+                    message=f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX}",
+                )
+            )
         groups = node.get("candidateGroups")
         for k, group in enumerate(groups if isinstance(groups, list) else []):
             if isinstance(group, str) and not is_expression(group):
@@ -63,6 +74,8 @@ def definition_problems(raw: dict[str, Any]) -> list[Problem]:
 _LIMITS = {"key": 150, "name": 200}
 _NODE_LIMITS = {"id": 150, "name": 200}
 _GROUP_LIMIT = 150
+# As the inbox and setTaskPriority take it.
+PRIORITY_MIN, PRIORITY_MAX = 0, 100
 
 
 def _too_long(value: Any, path: str, limit: int, node_id: str | None = None) -> list[Problem]:

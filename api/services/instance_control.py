@@ -26,6 +26,7 @@ from api.services.history import NewEvent, append_events, task_audience
 from api.services.instances import InstanceService
 from api.services.transitions import FINAL_STATUSES, notices
 from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
+from engine.live import ended_live_state
 from engine.messages import QUERY_LIVE_STATE, UPDATE_CONTROL, ControlInput, workflow_id
 
 
@@ -79,7 +80,7 @@ class InstanceControl:
         if variables is not None and not isinstance(variables, dict):
             raise BadUserInput("variables must be a JSON object", field="variables")
         if instance_id is None:
-            instance_id = await self._by_business_key(str(business_key))
+            instance_id = await self._by_business_key(principal, str(business_key))
         event = {"kind": "message_received", "name": name, "variables": variables or {}}
         return await self._send(principal, instance_id, event, readers_may=True)
 
@@ -114,7 +115,7 @@ class InstanceControl:
         if row.id not in await self._instances.visible(principal, [row]):
             raise Forbidden("this process instance is not yours to see")
         if row.status in FINAL_STATUSES:
-            return {"status": row.status.value, "active": [], "timers": [], "tasks": []}
+            return ended_live_state(row.status)
         handle = self._temporal.get_workflow_handle(workflow_id(str(instance_id)))
         state: dict[str, Any] = await handle.query(QUERY_LIVE_STATE, result_type=dict)
         return state
@@ -164,23 +165,27 @@ class InstanceControl:
             raise Forbidden("only whoever started the instance, or an admin, may control it")
         raise Forbidden("this process instance is not yours to see")
 
-    async def _by_business_key(self, business_key: str) -> uuid.UUID:
+    async def _by_business_key(self, principal: Principal, business_key: str) -> uuid.UUID:
+        """The one open instance with this business key among those the caller may see:
+        other people's instances neither answer (nor tell that they exist) nor make the
+        key ambiguous."""
         async with self._sessions() as session:
-            ids = (
+            rows = (
                 await session.exec(
-                    select(ProcessInstance.id).where(
+                    select(ProcessInstance).where(
                         col(ProcessInstance.business_key) == business_key,
                         col(ProcessInstance.status).not_in(FINAL_STATUSES),
                     )
                 )
             ).all()
+        ids = await self._instances.visible(principal, list(rows))
         if not ids:
             raise NotFound(f"no open instance has business key {business_key!r}")
         if len(ids) > 1:
             raise Conflict(
                 f"{len(ids)} open instances have business key {business_key!r}; name one by id"
             )
-        return ids[0]
+        return ids.pop()
 
     async def _with_descendants(self, instance_id: uuid.UUID) -> list[uuid.UUID]:
         """The instance and every open instance its call activities started, parents first."""

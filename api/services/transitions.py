@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -157,19 +158,23 @@ async def _close_task(
     session: AsyncSession, c: CloseTask, record: TransitionRecord, users: dict[str, uuid.UUID]
 ) -> None:
     task_id = uuid.UUID(c.task_id)
-    actor_id = uuid.UUID(record.actor_id) if record.actor_id else users.get(c.actor or "")
-    await session.exec(
-        sa.update(Task)
-        .where(col(Task.id) == task_id)
-        .values(
-            status=c.status,
-            version=Task.version + 1,
-            completed_at=record.at,
-            completed_by=actor_id,
-            # Whoever completes an unassigned task becomes its assignee, as when claiming.
-            assignee_id=sa.func.coalesce(Task.assignee_id, actor_id),
-        )
-    )
+    # Who closed this task is the actor the engine names for it, not whoever caused the
+    # transition: completing one task of a multi-instance loop may cancel the others,
+    # and those were closed by nobody.
+    actor_id = None
+    if c.actor:
+        actor_id = uuid.UUID(record.actor_id) if record.actor_id else users.get(c.actor)
+    values: dict[str, Any] = {
+        "status": c.status,
+        "version": Task.version + 1,
+        "completed_at": record.at,
+        "completed_by": actor_id,
+    }
+    if c.status is TaskStatus.COMPLETED:
+        # Whoever completes an unassigned task becomes its assignee, as when claiming;
+        # cancelling a task hands it to no one.
+        values["assignee_id"] = sa.func.coalesce(Task.assignee_id, actor_id)
+    await session.exec(sa.update(Task).where(col(Task.id) == task_id).values(**values))
     await session.exec(
         sa.delete(PendingCompletion).where(col(PendingCompletion.task_id) == task_id)
     )

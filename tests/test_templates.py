@@ -1,0 +1,1199 @@
+"""The shipped templates (templates/*.json): each validates, matches the published schema
+and deploys, and each runs to an end through GraphQL on the real stack, worked by the
+people its tasks name, with the messages, timers, HTTP services and incidents it meets.
+
+Timers that matter are driven by variables (`"duration": "=sla"` started with `PT1S`);
+the incident scenario shortens its retry interval (the attempts and policy are kept).
+
+Run with FLOWDESK_RECORD_HISTORIES=<folder> (tests/histories/record.py does) to save
+the Temporal history of every instance a scenario runs, for tests/test_replay.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from jsonschema import Draft202012Validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.relay import GlobalID
+from temporalio.client import Client
+
+from api.auth.tokens import TokenIssuer
+from api.cli import read_templates
+from api.embedded import free_port
+from api.services.definitions import definition_problems
+from api.services.users import UserService
+from api.settings import Settings
+from engine.definition import definition_json_schema
+from engine.messages import workflow_id
+from engine.validation import validate_definition
+from tests.client import GraphQLClient, GraphQLError
+from tests.conftest import make_user
+from tests.factories import INSTANCE_FIELDS, TEMPLATES, complete, deploy, template
+
+TEMPLATE_NAMES = sorted(path.stem for path in TEMPLATES.glob("*.json"))
+SCHEMA_FILE = TEMPLATES / "schema" / "definition.schema.json"
+RECORD_INTO = os.environ.get("FLOWDESK_RECORD_HISTORIES")
+OPEN = ("CREATED", "CLAIMED")
+WAIT_SECONDS = 15
+
+
+def load(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((TEMPLATES / f"{name}.json").read_text())
+    return document
+
+
+# The documents themselves
+
+
+def test_at_least_fifteen_templates_ship() -> None:
+    assert len(TEMPLATE_NAMES) >= 15, TEMPLATE_NAMES
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_template_validates_and_its_key_is_its_file_name(name: str) -> None:
+    document = load(name)
+    assert document["key"] == name
+    assert validate_definition(document) == []
+    # What deployDefinition adds: variables and forms are valid JSON Schemas, lengths fit.
+    assert definition_problems(document) == []
+
+
+def test_schema_file_is_what_the_engine_publishes() -> None:
+    """templates/schema/definition.schema.json never drifts from the code; regenerate it
+    with the command in templates/README.md."""
+    expected = json.dumps(definition_json_schema(), indent=2, sort_keys=True, ensure_ascii=False)
+    assert SCHEMA_FILE.read_text() == expected + "\n"
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_template_matches_the_published_json_schema(name: str) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    Draft202012Validator.check_schema(schema)
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(load(name))]
+    assert errors == []
+
+
+def test_flowdesk_dev_reads_every_template_and_not_the_schema() -> None:
+    """`flowdesk dev` deploys templates/*.json; the schema lives in a subfolder so the glob
+    does not take it for a template."""
+    assert [document["key"] for document in read_templates()] == TEMPLATE_NAMES
+
+
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_template_is_documented_for_people_and_front_ends(name: str) -> None:
+    document = load(name)
+    assert document.get("description")
+    variables = document["variables"]
+    assert variables["type"] == "object" and variables["properties"]
+    assert all("title" in spec for spec in variables["properties"].values())
+    for node in document["nodes"]:
+        if node["type"] != "userTask":
+            continue
+        assert node.get("name"), node["id"]
+        form = node.get("form")
+        assert form and form["type"] == "object" and form.get("required"), node["id"]
+        assert all("title" in spec for spec in form["properties"].values()), node["id"]
+    readme = (TEMPLATES / "README.md").read_text()
+    assert f"`{name}`" in readme
+
+
+async def test_templates_deploy_in_the_order_flowdesk_dev_deploys_them(
+    client: GraphQLClient, users: UserService
+) -> None:
+    """Under their own keys, in file order: a call activity's definition (due_diligence)
+    must be deployed before its caller (vendor_onboarding)."""
+    caller = await client.login((await make_user(users)).username)
+    for document in read_templates():
+        deployed = await deploy(caller, document)
+        assert deployed["key"] == document["key"]
+
+
+# Running them
+
+
+@dataclass
+class ScriptedServer:
+    """A tiny HTTP service: each path answers the scripted (status, body) answers in turn,
+    repeating the last one, and remembers what it was sent."""
+
+    url: str = ""
+    answers: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    calls: dict[str, list[Any]] = field(default_factory=dict)
+
+    def script(self, path: str, *answers: tuple[int, Any]) -> str:
+        self.answers[path] = list(answers)
+        self.calls[path] = []
+        return f"{self.url}{path}"
+
+    async def _answer(self, request: Request) -> JSONResponse:
+        path = request.url.path
+        body = await request.body()
+        self.calls.setdefault(path, []).append(json.loads(body) if body else None)
+        answers = self.answers.get(path) or [(404, {"error": "nothing scripted"})]
+        status, payload = answers.pop(0) if len(answers) > 1 else answers[0]
+        return JSONResponse(payload, status_code=status)
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[ScriptedServer]:
+        app = Starlette(routes=[Route("/{path:path}", self._answer, methods=["GET", "POST"])])
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        self.url = f"http://127.0.0.1:{port}"
+        try:
+            yield self
+        finally:
+            server.should_exit = True
+            await task
+
+
+@dataclass
+class People:
+    """Users made once per module, their tokens issued directly: hashing a password (on
+    creation, and again on login) is the slowest step of a scenario, and login has tests
+    of its own. Instances keep scenarios apart, not people."""
+
+    users: UserService
+    tokens: TokenIssuer
+    made: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    async def get(self, slot: str, *groups: str) -> tuple[str, str]:
+        """(username, token) of the user in `slot`, made on first use."""
+        if slot not in self.made:
+            user = await make_user(self.users, groups=list(groups))
+            self.made[slot] = (user.username, self.tokens.issue(user.id, user.username))
+        return self.made[slot]
+
+
+@dataclass
+class Stack:
+    """What a scenario works with: people, deployments, and an HTTP service on demand."""
+
+    scenario: str
+    client: GraphQLClient
+    people: People
+    temporal: Client
+    exits: contextlib.AsyncExitStack
+    taken: int = 0
+    histories: dict[str, str] = field(default_factory=dict)
+    _server: ScriptedServer | None = None
+
+    async def person(self) -> tuple[str, GraphQLClient]:
+        """Someone in no group, other than anyone this scenario took before."""
+        self.taken += 1
+        username, token = await self.people.get(f"person-{self.taken}")
+        return username, GraphQLClient(self.client.http, token)
+
+    async def member(self, group: str) -> GraphQLClient:
+        """The member of `group` who works that group's tasks."""
+        _, token = await self.people.get(f"group-{group}", group)
+        return GraphQLClient(self.client.http, token)
+
+    async def server(self) -> ScriptedServer:
+        if self._server is None:
+            self._server = await self.exits.enter_async_context(ScriptedServer().serving())
+        return self._server
+
+    async def deploy(self, name: str, **changes: dict[str, Any]) -> dict[str, Any]:
+        """The template under a fresh key; `changes` updates nodes by id, e.g.
+        `diagnose={"retry": {...}}`."""
+        document = template(name)
+        for node in document["nodes"]:
+            node.update(copy.deepcopy(changes.get(node["id"], {})))
+        await deploy(await self.member("deployers"), document)
+        return document
+
+    async def start(
+        self,
+        definition: dict[str, Any],
+        initiator: GraphQLClient,
+        *,
+        business_key: str | None = None,
+        **variables: Any,
+    ) -> Process:
+        data = await initiator.execute(
+            f"mutation($k: String!, $b: String, $v: JSON) {{ startProcess(key: $k, businessKey: $b, variables: $v) {{ {INSTANCE_FIELDS} }} }}",
+            {"k": definition["key"], "b": business_key, "v": variables},
+        )
+        started: dict[str, Any] = data["startProcess"]
+        assert started["status"] == "RUNNING", started
+        return Process(self, definition, initiator, started["id"], started)
+
+
+@dataclass
+class Process:
+    """One instance, seen by whoever started it."""
+
+    stack: Stack
+    definition: dict[str, Any]
+    initiator: GraphQLClient
+    id: str
+    started: dict[str, Any] = field(default_factory=dict)
+    children: dict[str, Process] = field(default_factory=dict)
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id(GlobalID.from_id(self.id).node_id)
+
+    async def read(self) -> dict[str, Any]:
+        data = await self.initiator.execute(
+            f"query($id: ID!) {{ processInstance(id: $id) {{ {INSTANCE_FIELDS} incident }} }}",
+            {"id": self.id},
+        )
+        found: dict[str, Any] = data["processInstance"]
+        return found
+
+    async def until(self, done: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
+        """The instance once `done` holds (timers and services move it on by themselves)."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            found = await self.read()
+            if done(found):
+                return found
+            assert time.monotonic() < deadline, f"still waiting for {what}: {found}"
+            await asyncio.sleep(0.05)
+
+    async def open_nodes(self) -> list[str]:
+        return sorted(t["nodeId"] for t in open_tasks(await self.read()))
+
+    async def task(self, node_id: str, assignee: str | None = None) -> dict[str, Any]:
+        """The one open task of a node (of `assignee`, for a multi-instance task)."""
+
+        def mine(found: dict[str, Any]) -> list[dict[str, Any]]:
+            return [
+                t
+                for t in open_tasks(found, node_id)
+                if assignee is None or (t["assignee"] or {}).get("username") == assignee
+            ]
+
+        found = await self.until(lambda f: len(mine(f)) == 1, f"one open task at {node_id!r}")
+        return mine(found)[0]
+
+    async def work(
+        self, node_id: str, by: GraphQLClient | str, assignee: str | None = None, **variables: Any
+    ) -> dict[str, Any]:
+        """Complete the node's open task as a member of the group `by`, or as `by`; returns
+        the task as it was before."""
+        task = await self.task(node_id, assignee)
+        if isinstance(by, str):
+            assert by in task["candidateGroups"], (node_id, task["candidateGroups"])
+            by = await self.stack.member(by)
+        done = await complete(by, task["id"], **variables)
+        assert done["status"] == "COMPLETED"
+        return task
+
+    async def send(
+        self, name: str, *, business_key: str | None = None, **variables: Any
+    ) -> dict[str, Any]:
+        """Deliver a message, by business key when given, else by instance id."""
+        target = {"bk": business_key} if business_key else {"id": self.id}
+        data = await self.initiator.execute(
+            "mutation($id: ID, $bk: String, $n: String!, $v: JSON) { sendMessage(instanceId: $id, businessKey: $bk, name: $n, variables: $v) { status variables } }",
+            {**target, "n": name, "v": variables},
+        )
+        sent: dict[str, Any] = data["sendMessage"]
+        return sent
+
+    async def child(self, node_id: str, name: str) -> Process:
+        """The child instance the call activity `node_id` started (of template `name`)."""
+
+        def started(found: dict[str, Any]) -> list[str]:
+            return [
+                h["data"]["child_id"]
+                for h in found["history"]
+                if h["type"] == "CHILD_STARTED" and h["nodeId"] == node_id
+            ]
+
+        found = await self.until(lambda f: bool(started(f)), f"a child of {node_id!r}")
+        gid = str(GlobalID("ProcessInstance", started(found)[-1]))
+        child = Process(self.stack, load(name), self.initiator, gid)
+        self.children[name] = child
+        # The parent records the start before the child's first step writes its row.
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            try:
+                await child.read()
+                return child
+            except GraphQLError as error:
+                assert error.codes == ["NOT_FOUND"] and time.monotonic() < deadline, error
+            await asyncio.sleep(0.05)
+
+    async def ended(self, status: str = "COMPLETED") -> dict[str, Any]:
+        """The instance once it has ended with `status` and its workflow has closed."""
+        found = await self.until(lambda f: f["status"] == status, f"status {status}")
+        assert not open_tasks(found)
+        await self.stack.temporal.get_workflow_handle(self.workflow_id).result()
+        return found
+
+    async def finish(self) -> dict[str, Any]:
+        """The completed instance; its history (and its children's) kept when recording."""
+        found = await self.ended()
+        if RECORD_INTO is not None:
+            await self._keep(self.stack.scenario)
+        return found
+
+    async def _keep(self, stem: str) -> None:
+        handle = self.stack.temporal.get_workflow_handle(self.workflow_id)
+        self.stack.histories[stem] = (await handle.fetch_history()).to_json()
+        for name, child in self.children.items():
+            await child._keep(f"{stem}.{name}")
+
+
+def write_histories(folder: Path, histories: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, history in histories.items():
+        (folder / f"{stem}.json").write_text(history)
+
+
+def open_tasks(found: dict[str, Any], node_id: str | None = None) -> list[dict[str, Any]]:
+    return [
+        t
+        for t in found["tasks"]
+        if t["status"] in OPEN and (node_id is None or t["nodeId"] == node_id)
+    ]
+
+
+def entered(found: dict[str, Any]) -> list[str]:
+    """Node ids in the order the instance entered them: the path it took."""
+    return [h["nodeId"] for h in found["history"] if h["type"] == "NODE_ENTERED"]
+
+
+def ends(found: dict[str, Any], definition: dict[str, Any]) -> list[str]:
+    """The end events reached, in order."""
+    end_ids = {n["id"] for n in definition["nodes"] if n["type"] == "endEvent"}
+    return [node for node in entered(found) if node in end_ids]
+
+
+def history_types(found: dict[str, Any]) -> list[str]:
+    return [h["type"] for h in found["history"]]
+
+
+def soon(seconds: float = 1.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+# The scenarios: one or more runs of each template, named "<template>-<case>".
+
+Scenario = Callable[[Stack], Awaitable[None]]
+SCENARIOS: list[Any] = []
+
+
+def scenario(name: str, case: str) -> Callable[[Scenario], Scenario]:
+    def register(run: Scenario) -> Scenario:
+        SCENARIOS.append(pytest.param(run, id=f"{name}-{case}"))
+        return run
+
+    return register
+
+
+@scenario("leave_request", "long_leave_approved")
+async def _leave_approved(s: Stack) -> None:
+    definition = await s.deploy("leave_request")
+    _, employee = await s.person()
+    p = await s.start(definition, employee, days=12, reason="family trip")
+    review = await p.work("review", "managers", approved=True, comment="enjoy")
+    assert review["priority"] == 80
+    await p.work("record", "hr", recorded=True)
+    final = await p.finish()
+    assert final["variables"] == {
+        "days": 12,
+        "reason": "family trip",
+        "approved": True,
+        "comment": "enjoy",
+        "recorded": True,
+    }
+    assert ends(final, definition) == ["approved"]
+
+
+@scenario("leave_request", "short_leave_rejected")
+async def _leave_rejected(s: Stack) -> None:
+    definition = await s.deploy("leave_request")
+    _, employee = await s.person()
+    p = await s.start(definition, employee, days=3)
+    review = await p.work("review", "managers", approved=False)
+    assert review["priority"] == 50
+    final = await p.finish()
+    assert final["variables"] == {"days": 3, "approved": False}
+    assert ends(final, definition) == ["rejected"] and "record" not in entered(final)
+
+
+@scenario("expense_approval", "small_expense_paid")
+async def _expense_small(s: Stack) -> None:
+    definition = await s.deploy("expense_approval")
+    _, employee = await s.person()
+    p = await s.start(definition, employee, amount=250, currency="EUR", description="Train")
+    await p.work("lead_review", "team_leads", approved=True)
+    await p.work("pay", "finance", payment_reference="TRX-1")
+    final = await p.finish()
+    assert final["variables"] == {
+        "amount": 250,
+        "currency": "EUR",
+        "description": "Train",
+        "approved": True,
+        "payment_reference": "TRX-1",
+    }
+    assert ends(final, definition) == ["paid"] and "finance_review" not in entered(final)
+
+
+@scenario("expense_approval", "large_expense_paid_after_finance")
+async def _expense_large(s: Stack) -> None:
+    definition = await s.deploy("expense_approval")
+    _, employee = await s.person()
+    p = await s.start(definition, employee, amount=4200.5, currency="EUR")
+    await p.work("lead_review", "team_leads", approved=True, note="conference")
+    finance = await p.work("finance_review", "finance", finance_approved=True)
+    assert finance["priority"] == 70
+    await p.work("pay", "finance", payment_reference="TRX-2")
+    final = await p.finish()
+    assert final["variables"]["finance_approved"] is True
+    assert ends(final, definition) == ["paid"]
+
+
+@scenario("expense_approval", "rejected_by_lead")
+async def _expense_rejected(s: Stack) -> None:
+    definition = await s.deploy("expense_approval")
+    _, employee = await s.person()
+    p = await s.start(definition, employee, amount=90, currency="USD")
+    await p.work("lead_review", "team_leads", approved=False, note="personal")
+    final = await p.finish()
+    assert final["variables"] == {
+        "amount": 90,
+        "currency": "USD",
+        "approved": False,
+        "note": "personal",
+    }
+    assert ends(final, definition) == ["rejected"] and "pay" not in entered(final)
+
+
+@scenario("document_review", "accepted_after_a_revision")
+async def _document_review(s: Stack) -> None:
+    definition = await s.deploy("document_review")
+    _, author = await s.person()
+    p = await s.start(definition, author, title="Q3 report", url="https://example.com/q3")
+    await p.work("review", "reviewers", verdict="revise", remarks="add the figures")
+    await p.work("revise", author, summary_of_changes="figures added")
+    await p.work("review", "reviewers", verdict="accept")
+    final = await p.finish()
+    assert final["variables"] == {
+        "title": "Q3 report",
+        "url": "https://example.com/q3",
+        "verdict": "accept",
+        "remarks": "add the figures",
+        "summary_of_changes": "figures added",
+    }
+    assert ends(final, definition) == ["accepted"] and entered(final).count("review") == 2
+
+
+@scenario("parallel_document_review", "quorum_accepts_after_a_revision")
+async def _parallel_review(s: Stack) -> None:
+    definition = await s.deploy("parallel_document_review")
+    _, author = await s.person()
+    reviewers = [await s.person() for _ in range(3)]
+    names = [name for name, _ in reviewers]
+    p = await s.start(definition, author, title="Design doc", reviewers=names, quorum=2)
+    first_round = {t["assignee"]["username"] for t in open_tasks(p.started, "review")}
+    assert first_round == set(names)
+    # One request for a revision ends the round; the other reviews are withdrawn.
+    (ann, as_ann), (bob, as_bob), (cy, as_cy) = reviewers
+    await p.work("review", as_bob, assignee=bob, verdict="revise", remarks="too long")
+    assert await p.open_nodes() == ["revise"]
+    await p.work("revise", author, summary_of_changes="shortened")
+    # A new round with every reviewer; two acceptances are the quorum.
+    assert len(await p.open_nodes()) == 3
+    await p.work("review", as_ann, assignee=ann, verdict="accept")
+    await p.work("review", as_cy, assignee=cy, verdict="accept")
+    final = await p.finish()
+    assert final["variables"] == {
+        "title": "Design doc",
+        "reviewers": names,
+        "quorum": 2,
+        "summary_of_changes": "shortened",
+        "reviews": [{"verdict": "accept"}, None, {"verdict": "accept"}],
+    }
+    assert ends(final, definition) == ["accepted"]
+    assert history_types(final).count("TASK_CANCELLED") == 3
+
+
+@scenario("purchase_order", "large_order_received_in_full")
+async def _purchase_large(s: Stack) -> None:
+    definition = await s.deploy("purchase_order")
+    _, requester = await s.person()
+    p = await s.start(
+        definition,
+        requester,
+        item="Laptop",
+        quantity=10,
+        unit_price=800,
+        currency="EUR",
+        supplier="Acme",
+    )
+    await p.work("head_approval", "department_heads", approved=True)
+    await p.work("place_order", "procurement", po_number="PO-1001", expected_delivery="2030-01-15")
+    sent = await p.send("goods_received", received_quantity=10)
+    assert sent["variables"]["received_quantity"] == 10
+    final = await p.finish()
+    assert final["variables"] == {
+        "item": "Laptop",
+        "quantity": 10,
+        "unit_price": 800,
+        "currency": "EUR",
+        "supplier": "Acme",
+        "total": 8000.0,
+        "approved": True,
+        "po_number": "PO-1001",
+        "expected_delivery": "2030-01-15",
+        "received_quantity": 10,
+    }
+    assert ends(final, definition) == ["received"]
+
+
+@scenario("purchase_order", "small_order_delivered_short")
+async def _purchase_short(s: Stack) -> None:
+    definition = await s.deploy("purchase_order")
+    _, requester = await s.person()
+    p = await s.start(
+        definition,
+        requester,
+        item="Cables",
+        quantity=4,
+        unit_price=25.5,
+        currency="EUR",
+        supplier="Acme",
+    )
+    await p.work("place_order", "procurement", po_number="PO-1002")
+    await p.send("goods_received", received_quantity=3)
+    await p.work("short_delivery", "procurement", resolution="credit_note")
+    final = await p.finish()
+    assert final["variables"]["total"] == 102.0
+    assert final["variables"]["resolution"] == "credit_note"
+    assert ends(final, definition) == ["closed_short"]
+    assert "head_approval" not in entered(final)
+
+
+@scenario("invoice_approval", "large_invoice_paid_after_a_discrepancy")
+async def _invoice_large(s: Stack) -> None:
+    definition = await s.deploy("invoice_approval")
+    _, clerk = await s.person()
+    due = soon(1)
+    p = await s.start(
+        definition,
+        clerk,
+        invoice_number="INV-7",
+        supplier="Acme",
+        amount=12500,
+        currency="EUR",
+        po_number="PO-1001",
+        due_date=due,
+    )
+    await p.work("match", "accounts_payable", matches=False, discrepancy="unit price")
+    await p.work("resolve_discrepancy", "accounts_payable", amount=12000, supplier_response="ok")
+    await p.work("match", "accounts_payable", matches=True)
+    # Above 10000: both approvals at once.
+    assert await p.open_nodes() == ["controller_approval", "owner_approval_large"]
+    await p.work("controller_approval", "controllers", controller_approved=True)
+    await p.work("owner_approval_large", "budget_owners", owner_approved=True)
+    await p.work("pay", "treasury", payment_reference="PAY-7")
+    final = await p.finish()
+    variables = final["variables"]
+    assert (variables["amount"], variables["approved"]) == (12000, True)
+    assert ends(final, definition) == ["paid"]
+    [timer] = [h for h in final["history"] if h["type"] == "TIMER_STARTED"]
+    assert datetime.fromisoformat(timer["data"]["fire_at"]) == datetime.fromisoformat(due)
+    assert "TIMER_FIRED" in history_types(final)
+
+
+@scenario("invoice_approval", "small_invoice_rejected")
+async def _invoice_small(s: Stack) -> None:
+    definition = await s.deploy("invoice_approval")
+    _, clerk = await s.person()
+    p = await s.start(
+        definition,
+        clerk,
+        invoice_number="INV-8",
+        supplier="Acme",
+        amount=800,
+        currency="EUR",
+        due_date="2030-01-31T00:00:00+01:00",
+    )
+    await p.work("match", "accounts_payable", matches=True)
+    await p.work("owner_approval", "budget_owners", approved=False)
+    final = await p.finish()
+    assert final["variables"]["approved"] is False
+    assert ends(final, definition) == ["rejected"]
+    assert not {"split", "wait_due_date"} & set(entered(final))
+
+
+@scenario("employee_onboarding", "onboarded")
+async def _onboarding(s: Stack) -> None:
+    definition = await s.deploy("employee_onboarding")
+    manager, as_manager = await s.person()
+    _, recruiter = await s.person()
+    p = await s.start(
+        definition,
+        recruiter,
+        employee_name="Ada Lovelace",
+        email="ada@example.com",
+        department="Engineering",
+        start_date="2030-09-01",
+        manager=manager,
+    )
+    assert sorted(t["nodeId"] for t in open_tasks(p.started)) == [
+        "facilities_setup",
+        "hr_paperwork",
+        "it_setup",
+    ]
+    await p.work("facilities_setup", "facilities", desk="B-204", badge_number="7731")
+    await p.work("hr_paperwork", "hr", contract_signed=True, payroll_id="PR-99")
+    assert await p.open_nodes() == ["it_setup"]
+    await p.work("it_setup", "it_support", account_created=True, laptop_serial="SN-1")
+    checkin = await p.work("first_week_checkin", as_manager, settled_in=True)
+    assert checkin["assignee"]["username"] == manager
+    final = await p.finish()
+    assert final["variables"]["badge_number"] == "7731"
+    assert final["variables"]["settled_in"] is True
+    assert ends(final, definition) == ["onboarded"]
+    assert entered(final).index("announce") > entered(final).index("ready")
+
+
+@scenario("employee_offboarding", "resigned")
+async def _offboarding(s: Stack) -> None:
+    definition = await s.deploy("employee_offboarding")
+    _, hr_partner = await s.person()
+    p = await s.start(
+        definition,
+        hr_partner,
+        employee_name="Bob Smith",
+        username="bsmith",
+        last_day_ends=soon(1),
+        resigned=True,
+    )
+    # Access is revoked only once the last day has ended.
+    assert sorted(t["nodeId"] for t in open_tasks(p.started)) == [
+        "collect_equipment",
+        "final_pay",
+    ]
+    await p.work("final_pay", "hr", final_pay_settled=True, untaken_leave_days=3)
+    await p.work("collect_equipment", "facilities", equipment_returned=True)
+    revoke = await p.work("revoke_access", "it_support", access_revoked=True)
+    assert revoke["priority"] == 90
+    await p.work("exit_interview", "hr", feedback="good team", would_return=True)
+    final = await p.finish()
+    assert "TIMER_FIRED" in history_types(final)
+    assert ends(final, definition) == ["offboarded"]
+
+
+@scenario("contract_signing", "signed_in_time")
+async def _contract_signed(s: Stack) -> None:
+    definition = await s.deploy("contract_signing")
+    _, seller = await s.person()
+    business_key = f"CT-{uuid.uuid4().hex[:8]}"
+    p = await s.start(
+        definition,
+        seller,
+        business_key=business_key,
+        counterparty="Globex",
+        contract_title="Master services agreement",
+        value=50000,
+        signature_window="P14D",
+    )
+    await p.work("draft", "legal", document_url="https://sign.example/d/1", envelope_id="ENV-1")
+    signed_at = datetime.now(UTC).isoformat()
+    await p.send(
+        "contract_signed", business_key=business_key, signed_by="H. Scorpio", signed_at=signed_at
+    )
+    await p.work("countersign", "legal", countersigned=True)
+    final = await p.finish()
+    assert final["variables"]["signed_by"] == "H. Scorpio"
+    assert ends(final, definition) == ["signed"]
+    cancelled = [h["nodeId"] for h in final["history"] if h["type"] == "TIMER_CANCELLED"]
+    assert cancelled == ["expiry"]
+
+
+@scenario("contract_signing", "expired_then_dropped")
+async def _contract_expired(s: Stack) -> None:
+    definition = await s.deploy("contract_signing")
+    _, seller = await s.person()
+    p = await s.start(
+        definition,
+        seller,
+        counterparty="Initech",
+        contract_title="Support contract",
+        signature_window="PT1S",
+    )
+    await p.work("draft", "legal", document_url="https://sign.example/d/2", envelope_id="ENV-2")
+    await p.task("expired_follow_up")
+    # The interrupting timer ended the wait: a late signature is refused, not lost.
+    with pytest.raises(GraphQLError) as late:
+        await p.send("contract_signed", signed_by="too late")
+    assert late.value.codes == ["CONFLICT"]
+    await p.work("expired_follow_up", "sales", follow_up="drop")
+    final = await p.finish()
+    assert "signed_by" not in final["variables"]
+    assert ends(final, definition) == ["dropped"] and "countersign" not in entered(final)
+
+
+@scenario("customer_complaint", "resolved_within_the_sla")
+async def _complaint_in_time(s: Stack) -> None:
+    definition = await s.deploy("customer_complaint")
+    _, agent = await s.person()
+    p = await s.start(
+        definition,
+        agent,
+        customer="Jane Roe",
+        channel="email",
+        summary="Parcel arrived damaged",
+        severity="medium",
+        sla="P2D",
+    )
+    await p.work("triage", "support", category="delivery", valid=True)
+    resolve = await p.work("resolve", "support", resolution="replacement sent", compensation=10)
+    assert resolve["dueAt"] is not None and resolve["priority"] == 60
+    final = await p.finish()
+    assert ends(final, definition) == ["resolved"]
+    assert "escalate" not in entered(final) and "TIMER_CANCELLED" in history_types(final)
+
+
+@scenario("customer_complaint", "escalated_past_the_sla")
+async def _complaint_escalated(s: Stack) -> None:
+    definition = await s.deploy("customer_complaint")
+    _, agent = await s.person()
+    p = await s.start(
+        definition,
+        agent,
+        customer="John Doe",
+        channel="phone",
+        summary="Charged twice",
+        severity="high",
+        sla="PT1S",
+    )
+    triage = await p.work("triage", "support", category="billing", valid=True)
+    assert triage["priority"] == 90
+    # The SLA passes: an escalation beside the resolution, which stays open.
+    escalation = await p.task("escalate")
+    assert escalation["priority"] == 95
+    assert await p.open_nodes() == ["escalate", "resolve"]
+    await p.work("escalate", "support_supervisors", escalation_note="called the customer")
+    assert (await p.read())["status"] == "RUNNING"
+    await p.work("resolve", "support", resolution="refunded")
+    final = await p.finish()
+    assert final["variables"]["escalation_note"] == "called the customer"
+    assert ends(final, definition) == ["escalation_handled", "resolved"]
+
+
+@scenario("it_access_request", "read_access_granted")
+async def _access_granted(s: Stack) -> None:
+    definition = await s.deploy("it_access_request")
+    manager, as_manager = await s.person()
+    _, employee = await s.person()
+    p = await s.start(
+        definition,
+        employee,
+        system="crm",
+        access_level="read",
+        justification="sales pipeline reports",
+        manager=manager,
+    )
+    await p.work("manager_approval", as_manager, approved=True)
+    await p.work("provision", "it_support", account_id="crm-role-reader")
+    final = await p.finish()
+    assert final["variables"]["access_granted"] is True
+    assert final["variables"]["granted_level"] == "read"
+    assert ends(final, definition) == ["granted"] and "security_review" not in entered(final)
+
+
+@scenario("it_access_request", "admin_access_refused_by_security")
+async def _access_refused(s: Stack) -> None:
+    definition = await s.deploy("it_access_request")
+    manager, as_manager = await s.person()
+    _, employee = await s.person()
+    p = await s.start(
+        definition,
+        employee,
+        system="erp",
+        access_level="admin",
+        justification="month-end close",
+        manager=manager,
+    )
+    await p.work("manager_approval", as_manager, approved=True)
+    await p.work("security_review", "security", security_approved=False)
+    final = await p.finish()
+    assert "access_granted" not in final["variables"]
+    assert ends(final, definition) == ["refused"] and "provision" not in entered(final)
+
+
+@scenario("change_request", "network_and_database_change_made")
+async def _change_made(s: Stack) -> None:
+    definition = await s.deploy("change_request")
+    _, engineer = await s.person()
+    p = await s.start(
+        definition,
+        engineer,
+        title="Move the primary database",
+        areas=["network", "database"],
+        risk="high",
+    )
+    # Only the affected areas assess it, at the same time.
+    assert sorted(t["nodeId"] for t in open_tasks(p.started)) == [
+        "database_review",
+        "network_review",
+    ]
+    await p.work("network_review", "network_team", network_ok=True)
+    await p.work("database_review", "dbas", database_ok=True, database_notes="replica first")
+    cab = await p.work("cab", "change_advisory_board", approved=True, change_window="Sat 02:00")
+    assert cab["priority"] == 80
+    await p.work("implement", "change_implementers", outcome="implemented")
+    final = await p.finish()
+    assert ends(final, definition) == ["implemented"]
+    path = entered(final)
+    assert not {"application_review", "security_review"} & set(path)
+
+
+@scenario("change_request", "standard_change_rejected")
+async def _change_rejected(s: Stack) -> None:
+    definition = await s.deploy("change_request")
+    _, engineer = await s.person()
+    p = await s.start(definition, engineer, title="Rotate a log file", areas=[], risk="low")
+    assert [t["nodeId"] for t in open_tasks(p.started)] == ["cab"]
+    await p.work("cab", "change_advisory_board", approved=False)
+    final = await p.finish()
+    assert final["variables"] == {
+        "title": "Rotate a log file",
+        "areas": [],
+        "risk": "low",
+        "approved": False,
+    }
+    assert ends(final, definition) == ["rejected"]
+
+
+@scenario("due_diligence", "medium_risk")
+async def _due_diligence(s: Stack) -> None:
+    definition = await s.deploy("due_diligence")
+    _, buyer = await s.person()
+    p = await s.start(definition, buyer, vendor_name="Initech", country="US", annual_spend=2500000)
+    assert sorted(t["nodeId"] for t in open_tasks(p.started)) == [
+        "credit_check",
+        "sanctions_screening",
+    ]
+    await p.work("sanctions_screening", "compliance", sanctions_hit=False)
+    await p.work("credit_check", "finance", credit_score=720)
+    final = await p.finish()
+    assert final["variables"]["risk_rating"] == "medium"
+    assert ends(final, definition) == ["rated"]
+
+
+async def _vendor_definitions(s: Stack) -> dict[str, Any]:
+    """vendor_onboarding, calling a due_diligence deployed under a fresh key too."""
+    child = await s.deploy("due_diligence")
+    return await s.deploy("vendor_onboarding", due_diligence={"calledElement": child["key"]})
+
+
+@scenario("vendor_onboarding", "low_risk_onboarded")
+async def _vendor_onboarded(s: Stack) -> None:
+    definition = await _vendor_definitions(s)
+    _, buyer = await s.person()
+    p = await s.start(
+        definition,
+        buyer,
+        vendor_name="Acme Tools",
+        country="DE",
+        annual_spend=120000,
+        contact_email="ap@acme.example",
+    )
+    await p.work("collect_documents", "procurement", tax_id="DE123", iban="DE89370400440532013000")
+    child = await p.child("due_diligence", "due_diligence")
+    await child.work("sanctions_screening", "compliance", sanctions_hit=False)
+    await child.work("credit_check", "finance", credit_score=810)
+    rated = await child.ended()
+    assert rated["variables"] == {
+        "vendor_name": "Acme Tools",
+        "country": "DE",
+        "annual_spend": 120000,
+        "sanctions_hit": False,
+        "credit_score": 810,
+        "risk_rating": "low",
+    }
+    await p.work("create_vendor", "procurement", vendor_id="V-100")
+    final = await p.finish()
+    # Only what `outputs` maps comes back from the child.
+    assert final["variables"] == {
+        "vendor_name": "Acme Tools",
+        "country": "DE",
+        "annual_spend": 120000,
+        "contact_email": "ap@acme.example",
+        "tax_id": "DE123",
+        "iban": "DE89370400440532013000",
+        "risk": "low",
+        "vendor_id": "V-100",
+    }
+    assert ends(final, definition) == ["onboarded"]
+    assert "CHILD_COMPLETED" in history_types(final)
+
+
+@scenario("vendor_onboarding", "due_diligence_cancelled_rated_by_hand")
+async def _vendor_refused(s: Stack) -> None:
+    definition = await _vendor_definitions(s)
+    _, buyer = await s.person()
+    p = await s.start(definition, buyer, vendor_name="Shady Ltd", country="XX", annual_spend=5000)
+    await p.work("collect_documents", "procurement", tax_id="XX1", iban="XX00000000000000")
+    child = await p.child("due_diligence", "due_diligence")
+    await child.task("sanctions_screening")
+    # The child ends without completing: the errorBoundary takes over.
+    await buyer.execute(
+        'mutation($id: ID!) { cancelInstance(id: $id, reason: "stale") { status } }',
+        {"id": child.id},
+    )
+    await child.ended("CANCELLED")
+    await p.work("manual_rating", "compliance", risk="high")
+    final = await p.finish()
+    assert final["variables"]["risk"] == "high"
+    assert ends(final, definition) == ["refused"]
+    assert "due_diligence_failed" in entered(final) and "CHILD_FAILED" in history_types(final)
+
+
+@scenario("budget_approval", "approved_by_the_whole_chain")
+async def _budget_approved(s: Stack) -> None:
+    definition = await s.deploy("budget_approval")
+    chain = [await s.person() for _ in range(3)]
+    _, controller = await s.person()
+    p = await s.start(
+        definition,
+        controller,
+        department="R&D",
+        fiscal_year=2030,
+        amount=250000,
+        currency="EUR",
+        approvers=[name for name, _ in chain],
+    )
+    for step, (name, as_approver) in enumerate(chain):
+        # One at a time, in order.
+        [task] = open_tasks(await p.read(), "approve")
+        assert task["assignee"]["username"] == name and task["priority"] == 50 + 10 * step
+        await p.work("approve", as_approver, assignee=name, approved=True)
+    await p.work("book", "finance", budget_code="RD-2030")
+    final = await p.finish()
+    assert final["variables"]["approvals"] == [{"approved": True}] * 3
+    assert ends(final, definition) == ["approved"]
+
+
+@scenario("budget_approval", "rejected_by_the_second_approver")
+async def _budget_rejected(s: Stack) -> None:
+    definition = await s.deploy("budget_approval")
+    (first, as_first), (second, as_second), (third, _) = [await s.person() for _ in range(3)]
+    _, controller = await s.person()
+    p = await s.start(
+        definition,
+        controller,
+        department="Sales",
+        fiscal_year=2030,
+        amount=80000,
+        currency="EUR",
+        approvers=[first, second, third],
+    )
+    await p.work("approve", as_first, assignee=first, approved=True)
+    await p.work("approve", as_second, assignee=second, approved=False, comment="too high")
+    final = await p.finish()
+    # The third approver is never asked.
+    assert final["variables"]["approvals"] == [
+        {"approved": True},
+        {"approved": False, "comment": "too high"},
+        None,
+    ]
+    assert history_types(final).count("TASK_CREATED") == 2
+    assert ends(final, definition) == ["rejected"]
+
+
+LOAN = {"applicant": "Jane Roe", "amount": 20000, "term_months": 48}
+
+
+@scenario("loan_application", "approved_after_a_retried_scoring_call")
+async def _loan_approved(s: Stack) -> None:
+    definition = await s.deploy("loan_application")
+    server = await s.server()
+    url = server.script("/score", (503, {"error": "busy"}), (200, {"score": 780}))
+    _, officer = await s.person()
+    p = await s.start(definition, officer, **LOAN, scoring_url=url)
+    final = await p.finish()
+    assert server.calls["/score"] == [LOAN, LOAN]
+    assert final["variables"] == {**LOAN, "scoring_url": url, "score": 780, "decision": "approved"}
+    assert ends(final, definition) == ["approved"] and "underwrite" not in entered(final)
+
+
+@scenario("loan_application", "middling_score_underwritten")
+async def _loan_underwritten(s: Stack) -> None:
+    definition = await s.deploy("loan_application")
+    server = await s.server()
+    url = server.script("/score", (200, {"score": 610}))
+    _, officer = await s.person()
+    p = await s.start(definition, officer, **LOAN, scoring_url=url)
+    await p.work("underwrite", "underwriters", decision="approved", underwriting_note="stable")
+    final = await p.finish()
+    assert final["variables"]["score"] == 610
+    assert ends(final, definition) == ["approved"]
+
+
+@scenario("loan_application", "scoring_refused_then_declined_by_hand")
+async def _loan_scoring_failed(s: Stack) -> None:
+    definition = await s.deploy("loan_application")
+    server = await s.server()
+    url = server.script("/score", (422, {"error": "unknown applicant"}))
+    _, officer = await s.person()
+    p = await s.start(definition, officer, **LOAN, scoring_url=url)
+    await p.work("underwrite", "underwriters", decision="declined")
+    final = await p.finish()
+    # A 4xx is not retried: one call, then the errorBoundary.
+    assert len(server.calls["/score"]) == 1
+    [failed] = [h for h in final["history"] if h["type"] == "SERVICE_FAILED"]
+    assert failed["data"]["error_code"] == "HTTP_4XX"
+    assert "score" not in final["variables"]
+    assert ends(final, definition) == ["declined"] and "scoring_failed" in entered(final)
+
+
+# The template waits 2 s, then 4 s, between its 3 attempts; the scenario keeps the
+# attempts and shortens the waits.
+QUICK_RETRY = {
+    "retry": {
+        "maxAttempts": 3,
+        "initialInterval": "PT0.1S",
+        "backoff": 1.0,
+        "maxInterval": "PT0.1S",
+    }
+}
+
+
+@scenario("incident_handling", "incident_retried_then_fixed")
+async def _incident_retried(s: Stack) -> None:
+    definition = await s.deploy("incident_handling", diagnose=QUICK_RETRY)
+    server = await s.server()
+    url = server.script("/health", (503, {"error": "unavailable"}))
+    _, operator = await s.person()
+    p = await s.start(
+        definition, operator, service="checkout", severity="sev1", summary="5xx", health_url=url
+    )
+    stuck = await p.until(lambda f: f["status"] == "INCIDENT", "the incident")
+    assert "HTTP_5XX" in stuck["incident"] and len(server.calls["/health"]) == 3
+    # The endpoint is back: retrying runs the diagnostics again.
+    server.script("/health", (200, {"healthy": False, "error_rate": 0.3}))
+    retried = await operator.execute(
+        "mutation($id: ID!) { retryIncident(instanceId: $id) { status } }", {"id": p.id}
+    )
+    assert retried["retryIncident"]["status"] == "RUNNING"
+    fix = await p.work("fix", "on_call", root_cause="bad deploy", restored=True)
+    assert fix["priority"] == 100
+    await p.work("postmortem", "sre", postmortem_url="https://wiki.example/pm/1")
+    final = await p.finish()
+    assert final["variables"]["healthy"] is False
+    assert final["variables"]["diagnostics"] == {"healthy": False, "error_rate": 0.3}
+    assert ends(final, definition) == ["resolved"]
+    assert {"INCIDENT_RAISED", "INCIDENT_RESOLVED"} <= set(history_types(final))
+
+
+@scenario("incident_handling", "healthy_on_diagnosis")
+async def _incident_transient(s: Stack) -> None:
+    definition = await s.deploy("incident_handling", diagnose=QUICK_RETRY)
+    server = await s.server()
+    url = server.script("/health", (200, {"healthy": True}))
+    _, operator = await s.person()
+    p = await s.start(
+        definition, operator, service="search", severity="sev3", summary="slow", health_url=url
+    )
+    final = await p.finish()
+    assert final["variables"]["healthy"] is True
+    assert ends(final, definition) == ["transient"] and "fix" not in entered(final)
+
+
+@pytest.mark.parametrize(
+    ("name", "variables"),
+    [
+        ("customer_complaint", {"sla": "2 days"}),
+        ("contract_signing", {"signature_window": "P"}),
+        ("invoice_approval", {"due_date": "2030-01-31"}),
+        ("employee_offboarding", {"last_day_ends": "2030-01-31T17:00:00"}),
+    ],
+)
+async def test_start_refuses_a_duration_or_timestamp_a_timer_could_not_use(
+    stack: Stack, name: str, variables: dict[str, Any]
+) -> None:
+    """Refused by the variables' `pattern` at the start, not an incident at the timer."""
+    definition = await stack.deploy(name)
+    valid = {
+        "customer_complaint": {
+            "customer": "c",
+            "channel": "web",
+            "summary": "s",
+            "severity": "low",
+            "sla": "P2D",
+        },
+        "contract_signing": {
+            "counterparty": "c",
+            "contract_title": "t",
+            "signature_window": "P14D",
+        },
+        "invoice_approval": {
+            "invoice_number": "1",
+            "supplier": "s",
+            "amount": 1,
+            "currency": "EUR",
+            "due_date": "2030-01-31T17:00:00Z",
+        },
+        "employee_offboarding": {
+            "employee_name": "e",
+            "username": "u",
+            "last_day_ends": "2030-01-31T17:00:00+01:00",
+            "resigned": False,
+        },
+    }[name]
+    _, caller = await stack.person()
+    with pytest.raises(GraphQLError) as refused:
+        await stack.start(definition, caller, **{**valid, **variables})
+    [field_name] = variables
+    assert refused.value.codes == ["BAD_USER_INPUT"]
+    assert [f["field"] for f in refused.value.errors[0]["extensions"]["fields"]] == [field_name]
+
+
+def test_every_template_has_a_scenario() -> None:
+    covered = {param.id.split("-")[0] for param in SCENARIOS}
+    assert covered == set(TEMPLATE_NAMES)
+
+
+@pytest.fixture(scope="module")
+def people(users: UserService, settings: Settings) -> People:
+    return People(users, TokenIssuer(settings))
+
+
+@pytest.fixture
+async def stack(
+    request: pytest.FixtureRequest, client: GraphQLClient, people: People, temporal: Client
+) -> AsyncIterator[Stack]:
+    async with contextlib.AsyncExitStack() as exits:
+        stack = Stack(request.node.callspec.id, client, people, temporal, exits)
+        yield stack
+    if RECORD_INTO is not None:
+        await asyncio.to_thread(write_histories, Path(RECORD_INTO), stack.histories)
+
+
+@pytest.mark.parametrize("run", SCENARIOS)
+async def test_template_runs_to_its_end(run: Scenario, stack: Stack) -> None:
+    await run(stack)
