@@ -79,10 +79,29 @@ class InstanceControl:
             raise BadUserInput("give exactly one of instanceId or businessKey")
         if variables is not None and not isinstance(variables, dict):
             raise BadUserInput("variables must be a JSON object", field="variables")
-        if instance_id is None:
-            instance_id = await self._by_business_key(principal, str(business_key))
         event = {"kind": "message_received", "name": name, "variables": variables or {}}
-        return await self._send(principal, instance_id, event, readers_may=True)
+        if instance_id is not None:
+            return await self._send(principal, instance_id, event, readers_may=True)
+        # A business key may name a parent and the children its call activities started
+        # (they inherit it): the message goes to the one of them that waits for it. Two
+        # that wait make it ambiguous, as in Camunda's correlation.
+        candidates = await self._by_business_key(principal, str(business_key))
+        waiting = [c for c in candidates if name in await self._awaited_messages(c)]
+        if len(waiting) > 1:
+            raise Conflict(
+                f"{len(waiting)} open instances with business key {business_key!r} wait for "
+                f"{name!r}; name one by id"
+            )
+        target = waiting[0] if waiting else candidates[0]  # none: refused with the reason
+        return await self._send(principal, target, event, readers_may=True)
+
+    async def _awaited_messages(self, instance_id: uuid.UUID) -> set[str]:
+        handle = self._temporal.get_workflow_handle(workflow_id(str(instance_id)))
+        try:
+            state: dict[str, Any] = await handle.query(QUERY_LIVE_STATE, result_type=dict)
+        except RPCError:
+            return set()  # ended meanwhile
+        return {m["name"] for m in state.get("messages", [])}
 
     async def terminate(
         self, principal: Principal, instance_id: uuid.UUID, reason: str | None
@@ -165,27 +184,24 @@ class InstanceControl:
             raise Forbidden("only whoever started the instance, or an admin, may control it")
         raise Forbidden("this process instance is not yours to see")
 
-    async def _by_business_key(self, principal: Principal, business_key: str) -> uuid.UUID:
-        """The one open instance with this business key among those the caller may see:
-        other people's instances neither answer (nor tell that they exist) nor make the
-        key ambiguous."""
+    async def _by_business_key(self, principal: Principal, business_key: str) -> list[uuid.UUID]:
+        """The open instances with this business key that the caller may see, oldest
+        first: other people's neither answer nor tell that they exist."""
         async with self._sessions() as session:
             rows = (
                 await session.exec(
-                    select(ProcessInstance).where(
+                    select(ProcessInstance)
+                    .where(
                         col(ProcessInstance.business_key) == business_key,
                         col(ProcessInstance.status).not_in(FINAL_STATUSES),
                     )
+                    .order_by(col(ProcessInstance.started_at), col(ProcessInstance.id))
                 )
             ).all()
-        ids = await self._instances.visible(principal, list(rows))
-        if not ids:
+        visible = await self._instances.visible(principal, list(rows))
+        if not visible:
             raise NotFound(f"no open instance has business key {business_key!r}")
-        if len(ids) > 1:
-            raise Conflict(
-                f"{len(ids)} open instances have business key {business_key!r}; name one by id"
-            )
-        return ids.pop()
+        return [row.id for row in rows if row.id in visible]
 
     async def _with_descendants(self, instance_id: uuid.UUID) -> list[uuid.UUID]:
         """The instance and every open instance its call activities started, parents first."""
