@@ -17,7 +17,13 @@ from engine.node_checks import check_expressions, check_fields
 from engine.problems import Problem, Report
 from engine.structure_checks import check_structure
 
-__all__ = ["DefinitionInvalid", "Problem", "parse_definition", "validate_definition"]
+__all__ = [
+    "DefinitionInvalid",
+    "Problem",
+    "deployed_definition",
+    "parse_definition",
+    "validate_definition",
+]
 
 
 class DefinitionInvalid(Exception):
@@ -146,3 +152,23 @@ def _salvage_flow(raw: Any) -> Flow | None:
     if not isinstance(source, str) or not isinstance(target, str):
         return None
     return Flow.model_construct(from_=source, to=target)
+
+
+_DEPLOYED: dict[str, Definition] = {}
+_DEPLOYED_LIMIT = 1024
+
+
+def deployed_definition(definition_id: str, spec: Mapping[str, Any]) -> Definition:
+    """The model of a deployed definition, parsed once per process and kept by its id.
+
+    A deployed version never changes, and parsing a large one costs milliseconds that a
+    worker would otherwise pay for every workflow it builds or replays. Definitions are
+    frozen, so one model serves every instance; parsing is deterministic, so a cache hit
+    and a fresh parse give the workflow the same thing."""
+    found = _DEPLOYED.get(definition_id)
+    if found is None:
+        found = parse_definition(spec)
+        if len(_DEPLOYED) >= _DEPLOYED_LIMIT:
+            _DEPLOYED.pop(next(iter(_DEPLOYED)))
+        _DEPLOYED[definition_id] = found
+    return found

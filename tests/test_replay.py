@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ async def test_replay_fails_when_the_workflow_would_take_another_step() -> None:
     spec["flows"] = [
         flow for flow in spec["flows"] if flow["from"] not in dropped and flow["to"] not in dropped
     ]
+    # Another definition: a deployed version never changes, and workers keep the model of
+    # each one by its id.
+    start["definition_id"] = str(uuid.uuid4())
     payload["data"] = base64.b64encode(json.dumps(start).encode()).decode()
 
     result = await replayer().replay_workflow(

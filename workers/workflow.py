@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
         workflow_id,
     )
     from engine.state import InstanceState
-    from engine.validation import parse_definition
+    from engine.validation import deployed_definition
 
 APPLY_TRANSITION = "apply_transition"
 RUN_ACTION = "run_action"
@@ -91,7 +91,7 @@ class ProcessWorkflow:
     @workflow.init
     def __init__(self, input: ProcessInput) -> None:
         self._input = input
-        self._definition: Definition = parse_definition(input.spec)
+        self._definition: Definition = deployed_definition(input.definition_id, input.spec)
         self._state: InstanceState | None = None
         self._step = 0
         # Events are applied one at a time, in the order they arrived.

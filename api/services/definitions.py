@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -18,7 +17,7 @@ from api.models import ProcessDefinition
 from engine.bpmn import BpmnImportError, bpmn_to_definition
 from engine.definition import Definition, called_keys
 from engine.expressions import is_expression
-from engine.validation import DefinitionInvalid, Problem, parse_definition
+from engine.validation import DefinitionInvalid, Problem, deployed_definition, parse_definition
 
 
 def definition_problems(raw: dict[str, Any]) -> list[Problem]:
@@ -108,14 +107,9 @@ def checksum(spec: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-@lru_cache(maxsize=512)
-def _parsed(definition_id: uuid.UUID, spec_json: bytes) -> Definition:
-    return parse_definition(orjson.loads(spec_json))
-
-
 def parsed(row: ProcessDefinition) -> Definition:
     """The engine model of a deployed row, parsed once per process (rows never change)."""
-    return _parsed(row.id, orjson.dumps(row.spec))
+    return deployed_definition(str(row.id), row.spec)
 
 
 class DefinitionService:
