@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import col, select
 from strawberry.dataloader import DataLoader
@@ -38,6 +39,7 @@ class Loaders:
     tasks_of_instance: DataLoader[uuid.UUID, list[Task]]
     history_of_instance: DataLoader[uuid.UUID, list[HistoryEvent]]
     comments_of_task: DataLoader[uuid.UUID, list[TaskComment]]
+    definition_spec: DataLoader[uuid.UUID, dict[str, Any]]
 
 
 def build_loaders(
@@ -97,6 +99,16 @@ def build_loaders(
         grouped = await tasks.comments_of(list(ids))
         return [grouped[i] for i in ids]
 
+    async def specs(ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        async with sessions() as session:
+            rows = await session.exec(
+                select(col(ProcessDefinition.id), col(ProcessDefinition.spec)).where(
+                    col(ProcessDefinition.id).in_(ids)
+                )
+            )
+            found = dict(rows.all())
+        return [found[i] for i in ids]
+
     definition_loader: DataLoader[uuid.UUID, ProcessDefinition | None] = DataLoader(
         definitions_by_id
     )
@@ -109,4 +121,5 @@ def build_loaders(
         tasks_of_instance=DataLoader(tasks_by_instance),
         history_of_instance=DataLoader(history_by_instance),
         comments_of_task=DataLoader(comments_by_task),
+        definition_spec=DataLoader(specs),
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 import strawberry
 from strawberry import relay
 
@@ -24,10 +26,16 @@ class ProcessDefinition(relay.Node):
     )
     version: int = strawberry.field(description="1 for the first deployment of the key, then n+1.")
     name: str = strawberry.field(description="Display name.")
-    spec: JSON = strawberry.field(description="The definition document (the JSON format).")
+    loaded_spec: strawberry.Private[dict[str, Any] | None]
     checksum: str = strawberry.field(description="SHA-256 of the canonical document.")
     suspended: bool = strawberry.field(description="A suspended version starts no new instances.")
     deployed_at: datetime = strawberry.field(description="When this version was deployed.")
+
+    @strawberry.field(description="The definition document (the JSON format).")
+    async def spec(self, info: Ctx) -> JSON:
+        if self.loaded_spec is not None:
+            return JSON(self.loaded_spec)
+        return JSON(await info.context.loaders.definition_spec.load(self.pk))
 
     @strawberry.field(description="Who deployed this version.")
     async def deployed_by(self, info: Ctx) -> User | None:
@@ -42,7 +50,9 @@ class ProcessDefinition(relay.Node):
             key=row.key,
             version=row.version,
             name=row.name,
-            spec=JSON(row.spec),
+            # Rows loaded for a page leave the document out (it is large, and rarely
+            # asked for there); `spec` then loads it on demand.
+            loaded_spec=None if "spec" in sa.inspect(row).unloaded else row.spec,
             checksum=row.checksum,
             suspended=row.suspended,
             deployed_at=row.deployed_at,

@@ -37,6 +37,12 @@ async def test_leave_request_runs_to_its_end(client: GraphQLClient, users: UserS
     await complete(as_clerk, record["id"], recorded=True)
 
     final = await instance(as_employee, started["id"])
+    # The document comes on demand: pages load definitions without it.
+    spec = await as_employee.execute(
+        "query($id: ID!) { processInstance(id: $id) { definition { spec } } }",
+        {"id": started["id"]},
+    )
+    assert spec["processInstance"]["definition"]["spec"]["key"] == definition["key"]
     assert final["status"] == "COMPLETED"
     assert final["variables"] == {"days": 12, "approved": True, "recorded": True}
     seqs = [h["seq"] for h in final["history"]]

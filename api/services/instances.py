@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col, select
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -101,6 +102,8 @@ class InstanceService:
                 select(ProcessInstance, ProcessDefinition)
                 .join(ProcessDefinition, col(ProcessDefinition.id) == ProcessInstance.definition_id)
                 .where(col(ProcessInstance.id).in_(ids))
+                # Every instance of a page repeats its definition: leave out the document.
+                .options(defer(cast(QueryableAttribute[Any], ProcessDefinition.spec)))
             )
             return {instance.id: (instance, definition) for instance, definition in rows}
 
