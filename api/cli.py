@@ -8,13 +8,16 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import uvicorn
+from prometheus_client import start_http_server
 from pydantic import SecretStr
 
 from api.app import create_app
@@ -57,6 +60,9 @@ async def run_worker(settings: Settings) -> None:
         sessions = create_sessionmaker(engine)
         bus = EventBus(redis, settings.event_channel_prefix)
         tasks = TaskService(sessions, client, bus)
+        if settings.worker_metrics_port is not None:
+            # The worker serves no HTTP otherwise; its counters are scraped from here.
+            start_http_server(settings.worker_metrics_port, addr=settings.host)
         async with (
             httpx.AsyncClient() as http,
             build_worker(client, settings, sessions, bus, load_actions(http)),
@@ -178,6 +184,17 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+async def until_stopped(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` until SIGTERM (what Docker and Kubernetes send) or SIGINT, then let it
+    wind down: a worker finishes what it holds and leaves its task queue cleanly."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     logging.basicConfig(
@@ -189,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         case "api":
             asyncio.run(serve_api(settings))
         case "worker":
-            asyncio.run(run_worker(settings))
+            asyncio.run(until_stopped(run_worker(settings)))
         case "migrate":
             asyncio.run(upgrade(settings.database_url))
         case "dev":

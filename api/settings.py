@@ -42,3 +42,5 @@ class Settings(BaseSettings):
     # Workflows a worker keeps in memory between events (Temporal's sticky cache): bounds
     # its memory however many instances are open.
     worker_cached_workflows: int = 1000
+    # Where `flowdesk worker` serves /metrics (transitions, service actions); off if unset.
+    worker_metrics_port: int | None = None
