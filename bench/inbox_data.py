@@ -69,8 +69,8 @@ async def fill(stack: Stack, total_tasks: int) -> InboxFixture:
 
 async def add_others(stack: Stack, first: int, last: int, *, vacuum: bool = True) -> None:
     """Other people's tasks number `first`..`last`, all older than mine, then VACUUM ANALYZE
-    (as autovacuum would, in time) or, with vacuum=False, ANALYZE alone: the GIN indexes'
-    pending lists then still hold the bulk insert, and every inbox query scans them."""
+    (as autovacuum would, in time) or, with vacuum=False, ANALYZE alone (the state right
+    after a burst of new tasks)."""
     if last >= first:
         await stack.sql(
             "INSERT INTO tasks (id, instance_id, node_id, name, status, assignee_id, candidate_users,"
