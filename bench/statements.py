@@ -4,30 +4,13 @@ the app runs in this process (lifespan and all, over an ASGI transport) with a
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from api.app import create_app
 from api.settings import Settings
-
-
-@contextlib.contextmanager
-def counting_statements() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
+from tests.test_inbox_statements import counting_statements
 
 
 async def statements_per_request(

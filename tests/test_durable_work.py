@@ -26,14 +26,8 @@ from schema.ids import decode_id
 from tests.client import GraphQLClient
 from tests.conftest import make_user
 from tests.factories import complete, deploy, start
+from tests.instance_reads import FIELDS, LIVE, read, until
 
-FIELDS = """id status variables incident businessKey startedAt endedAt
-  definition { key version }
-  parent { id }
-  tasks { id name nodeId status assignee { username } }
-  history { seq type nodeId data }"""
-READ = f"query($id: ID!) {{ processInstance(id: $id) {{ {FIELDS} }} }}"
-LIVE = "query($id: ID!) { processInstance(id: $id) { liveState } }"
 CHILDREN = f"""query($key: String!) {{
   processInstances(filter: {{definitionKey: $key}}) {{ edges {{ node {{ {FIELDS} }} }} }}
 }}"""
@@ -65,26 +59,6 @@ def process(
 
 def task(node_id: str, group: str, **fields: Any) -> dict[str, Any]:
     return {"id": node_id, "type": "userTask", "candidateGroups": [group], **fields}
-
-
-async def read(client: GraphQLClient, instance_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = (await client.execute(READ, {"id": instance_id}))["processInstance"]
-    return found
-
-
-async def until(
-    client: GraphQLClient, instance_id: str, done: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """The instance once `done` holds for it (the worker moves it on by itself)."""
-    deadline = time.monotonic() + 20
-    while True:
-        found = await read(client, instance_id)
-        if done(found):
-            # Read again: the instance row and its tasks are separate reads, and the step
-            # that made `done` hold may have committed between them.
-            return await read(client, instance_id)
-        assert time.monotonic() < deadline, f"still waiting, the instance is {found}"
-        await asyncio.sleep(0.05)
 
 
 def status_is(*statuses: str) -> Callable[[dict[str, Any]], bool]:

@@ -31,16 +31,10 @@ from schema.ids import decode_id
 from tests.client import GraphQLClient
 from tests.conftest import make_user
 from tests.factories import TEMPLATES, claim, complete, deploy, one_task, start, template
+from tests.instance_reads import LIVE, READ, live, read, until
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
 
-FIELDS = """id status variables incident businessKey endedAt
-  definition { key version }
-  parent { id }
-  tasks { id nodeId status }
-  history { seq type nodeId taskId actor { username } data }"""
-READ = f"query($id: ID!) {{ processInstance(id: $id) {{ {FIELDS} }} }}"
-LIVE = "query($id: ID!) { processInstance(id: $id) { liveState } }"
 SUSPEND = "mutation($id: ID!, $r: String) { suspendInstance(id: $id, reason: $r) { status } }"
 RESUME = "mutation($id: ID!) { resumeInstance(id: $id) { status } }"
 CANCEL = "mutation($id: ID!, $r: String) { cancelInstance(id: $id, reason: $r) { status } }"
@@ -91,30 +85,6 @@ async def refused(client: GraphQLClient, query: str, variables: dict[str, Any]) 
 
 async def code_of(client: GraphQLClient, query: str, variables: dict[str, Any]) -> str:
     return str((await refused(client, query, variables))["extensions"]["code"])
-
-
-async def read(client: GraphQLClient, instance_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = (await client.execute(READ, {"id": instance_id}))["processInstance"]
-    return found
-
-
-async def live(client: GraphQLClient, instance_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = (await client.execute(LIVE, {"id": instance_id}))["processInstance"][
-        "liveState"
-    ]
-    return found
-
-
-async def until(
-    client: GraphQLClient, instance_id: str, done: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        found = await read(client, instance_id)
-        if done(found):
-            return await read(client, instance_id)
-        assert time.monotonic() < deadline, f"still waiting, the instance is {found}"
-        await asyncio.sleep(0.05)
 
 
 def types(found: dict[str, Any]) -> list[str]:
