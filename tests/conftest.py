@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -70,6 +71,16 @@ def state_dir() -> Iterator[Path]:
         yield home
 
 
+async def drop_database(server_url: str, name: str) -> None:
+    """Drop `name` on the server `server_url` points to, closing what still uses it."""
+    connection = await asyncpg.connect(server_url.replace("+asyncpg", ""))
+    try:
+        quoted = name.replace('"', '""')
+        await connection.execute(f'DROP DATABASE IF EXISTS "{quoted}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="session")
 async def database_url(state_dir: Path) -> AsyncIterator[str]:
     name = f"flowdesk_test_{secrets.token_hex(4)}"
@@ -77,6 +88,8 @@ async def database_url(state_dir: Path) -> AsyncIterator[str]:
         url = await ensure_database(LOCAL_POSTGRES, name)
         await upgrade(url)
         yield url
+        # The machine's server outlives the session: leave it as it was found.
+        await drop_database(LOCAL_POSTGRES, name)
         return
     embedded = EmbeddedPostgres(state_dir)
     server_url = await embedded.start()

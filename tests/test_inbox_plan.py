@@ -18,6 +18,7 @@ from api.embedded import ensure_database
 from api.migrate import upgrade
 from api.services.inbox import InboxService, TaskQuery
 from api.settings import Settings
+from tests.conftest import drop_database
 
 ME = uuid.UUID("00000000-0000-0000-0001-000000000000")
 TASKS = 50_000
@@ -51,7 +52,8 @@ FILL = [
 
 @pytest.fixture(scope="module")
 async def big_inbox(database_url: str) -> AsyncIterator[Settings]:
-    url = await ensure_database(database_url, f"flowdesk_plan_{secrets.token_hex(4)}")
+    name = f"flowdesk_plan_{secrets.token_hex(4)}"
+    url = await ensure_database(database_url, name)
     await upgrade(url)
     settings = Settings(database_url=url)
     engine = create_engine(settings)
@@ -60,6 +62,7 @@ async def big_inbox(database_url: str) -> AsyncIterator[Settings]:
             await connection.exec_driver_sql(statement)
     await engine.dispose()
     yield settings
+    await drop_database(database_url, name)
 
 
 def _literal(value: Any) -> str:
