@@ -1,6 +1,6 @@
 """many_open: many instances open at once, each waiting on a user task.
 
-Opens N instances through GraphQL (default 2,000; the issue's full size is 10,000:
+Opens N instances through GraphQL (default 2,000; the target size is 10,000:
 `--instances 10000`), sampling the worker's RSS as they open; measures the inbox page and the
 instance queries with few instances open and with all N open; then completes a random 1,000
 through GraphQL and checks they all drain. The worker's sticky cache is bounded by
@@ -171,7 +171,7 @@ async def run(args: argparse.Namespace) -> Report:
                 "worker_cached_workflows": cache,
                 "clients": args.clients,
                 "few": f"figures with {args.baseline} open",
-                "full size": "the issue's 10,000: --instances 10000",
+                "full size": "the target's 10,000: --instances 10000",
             },
         )
         for name in few:
