@@ -11,7 +11,7 @@ from uuid import UUID, uuid5
 from engine.commands import AppendHistory, Command, RaiseIncident, Transition
 from engine.definition import Definition, Flow
 from engine.enums import HistoryEventType, InstanceStatus
-from engine.expressions import ExpressionError, evaluate, resolve, resolve_nested
+from engine.expressions import ExpressionError, evaluate, plain, resolve, resolve_nested
 from engine.failures import Failure
 from engine.nodes import enter
 from engine.nodes.gateways import fire_inclusive_join
@@ -88,6 +88,20 @@ class Run:
             return evaluate(source, context)
         except ExpressionError as error:
             raise Failure(f"{field}: {error}") from None
+
+    def mapped(
+        self, field: str, mapping: Mapping[str, str], context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Variable name -> CEL expression, evaluated over `context` into plain JSON values
+        (a service task's `output`, a call activity's `outputs`)."""
+        values = {}
+        for name, source in mapping.items():
+            value = self.evaluate(f"{field}.{name}", source, context)
+            try:
+                values[name] = plain(value)
+            except ExpressionError as error:
+                raise Failure(f"{field}.{name}: {error}") from None
+        return values
 
     def resolve(self, field: str, value: Any, local: Mapping[str, Any] | None = None) -> Any:
         try:

@@ -9,8 +9,6 @@ from engine.commands import StartChild
 from engine.definition import Node
 from engine.enums import HistoryEventType
 from engine.events import ChildCompleted, ChildFailed
-from engine.expressions import ExpressionError, plain
-from engine.failures import Failure
 from engine.nodes import boundaries
 from engine.state import Redo, Token, Wait
 
@@ -62,14 +60,7 @@ def apply_result(run: "Run", token: Token, variables: dict[str, Any]) -> list[To
     """Set the parent variables `outputs` maps from the child's (all or none), then
     leave the call activity."""
     node = run.definition.node(token.node_id)
-    updates = {}
-    for name, source in (node.outputs or {}).items():
-        value = run.evaluate(f"outputs.{name}", source, variables)
-        try:
-            updates[name] = plain(value)
-        except ExpressionError as error:
-            raise Failure(f"outputs.{name}: {error}") from None
-    run.state.variables.update(updates)
+    run.state.variables.update(run.mapped("outputs", node.outputs or {}, variables))
     run.take(token, run.only_flow(token))
     return [token]
 

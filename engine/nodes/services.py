@@ -11,8 +11,6 @@ from engine.definition import Node
 from engine.durations import parse_duration
 from engine.enums import HistoryEventType
 from engine.events import ServiceCompleted, ServiceFailed
-from engine.expressions import ExpressionError, plain
-from engine.failures import Failure
 from engine.nodes import boundaries
 from engine.retries import RetrySpec
 from engine.state import Redo, Token, Wait
@@ -65,11 +63,7 @@ def apply_result(run: "Run", token: Token, result: Any) -> list[Token]:
     action's object, then leave the task."""
     node = run.definition.node(token.node_id)
     if node.output is not None:
-        context = {**run.context(), "result": result}
-        updates = {
-            name: _plain(name, run.evaluate(f"output.{name}", source, context))
-            for name, source in node.output.items()
-        }
+        updates = run.mapped("output", node.output, {**run.context(), "result": result})
     elif node.action == "set" and isinstance(result, dict):
         updates = copy.deepcopy(result)
     else:
@@ -95,10 +89,3 @@ def failed(run: "Run", event: ServiceFailed) -> list[Token]:
 
 def _timeout(node: Node) -> timedelta | None:
     return parse_duration(node.timeout) if node.timeout is not None else None
-
-
-def _plain(name: str, value: Any) -> Any:
-    try:
-        return plain(value)
-    except ExpressionError as error:
-        raise Failure(f"output.{name}: {error}") from None
