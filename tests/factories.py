@@ -28,8 +28,30 @@ TASK_FIELDS = """
 def template(name: str, *, key: str | None = None) -> dict[str, Any]:
     """A shipped template, under a fresh key so that tests do not share versions."""
     document: dict[str, Any] = json.loads((TEMPLATES / f"{name}.json").read_text())
-    document["key"] = key or f"{name}_{uuid.uuid4().hex[:8]}"
+    document["key"] = key or fresh_key(name)
     return document
+
+
+def fresh_key(name: str) -> str:
+    return f"{name}_{uuid.uuid4().hex[:8]}"
+
+
+def process(
+    name: str, nodes: list[dict[str, Any]], flows: list[tuple[str, str] | dict[str, Any]]
+) -> dict[str, Any]:
+    """A definition from nodes between a start and an end, and plain (from, to) flows; a
+    flow given as a dict is kept as it is."""
+    return {
+        "key": fresh_key(name),
+        "name": name,
+        "nodes": [{"id": "start", "type": "startEvent"}, *nodes, {"id": "end", "type": "endEvent"}],
+        "flows": [f if isinstance(f, dict) else {"from": f[0], "to": f[1]} for f in flows],
+    }
+
+
+def task(node_id: str, group: str, **fields: Any) -> dict[str, Any]:
+    """A user task for `group`."""
+    return {"id": node_id, "type": "userTask", "candidateGroups": [group], **fields}
 
 
 def one_task(
@@ -37,7 +59,7 @@ def one_task(
 ) -> dict[str, Any]:
     """start -> one user task for `group` -> end."""
     return {
-        "key": key or f"one_task_{uuid.uuid4().hex[:8]}",
+        "key": key or fresh_key("one_task"),
         "name": "One task",
         "nodes": [
             {"id": "start", "type": "startEvent"},

@@ -25,7 +25,7 @@ from api.settings import Settings
 from schema.ids import decode_id
 from tests.client import GraphQLClient
 from tests.conftest import make_user
-from tests.factories import complete, deploy, start
+from tests.factories import complete, deploy, process, start, task
 from tests.instance_reads import FIELDS, LIVE, read, until
 
 CHILDREN = f"""query($key: String!) {{
@@ -39,26 +39,6 @@ MESSAGE = """mutation($id: ID!, $name: String!, $v: JSON) {
   sendMessage(instanceId: $id, name: $name, variables: $v) { status variables }
 }"""
 FAST_RETRY = {"initialInterval": "PT0.1S", "backoff": 1.0, "maxInterval": "PT0.1S"}
-
-
-def key(name: str) -> str:
-    return f"{name}_{uuid.uuid4().hex[:8]}"
-
-
-def process(
-    name: str, nodes: list[dict[str, Any]], flows: list[tuple[str, str] | dict[str, Any]]
-) -> dict[str, Any]:
-    """A definition from nodes and plain (from, to) flows; a flow given as a dict is kept."""
-    return {
-        "key": key(name),
-        "name": name,
-        "nodes": [{"id": "start", "type": "startEvent"}, *nodes, {"id": "end", "type": "endEvent"}],
-        "flows": [f if isinstance(f, dict) else {"from": f[0], "to": f[1]} for f in flows],
-    }
-
-
-def task(node_id: str, group: str, **fields: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "userTask", "candidateGroups": [group], **fields}
 
 
 def status_is(*statuses: str) -> Callable[[dict[str, Any]], bool]:

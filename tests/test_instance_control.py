@@ -30,7 +30,18 @@ from engine.messages import workflow_id
 from schema.ids import decode_id
 from tests.client import GraphQLClient
 from tests.conftest import make_user
-from tests.factories import TEMPLATES, claim, complete, deploy, one_task, start, template
+from tests.factories import (
+    TEMPLATES,
+    claim,
+    complete,
+    deploy,
+    fresh_key,
+    one_task,
+    process,
+    start,
+    task,
+    template,
+)
 from tests.instance_reads import LIVE, READ, live, read, until
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
@@ -69,10 +80,6 @@ DEPLOY_XML = (
     "mutation($x: String!) { deployDefinition(bpmnXml: $x) { id key version checksum spec } }"
 )
 START = "mutation($k: String!, $v: JSON) { startProcess(key: $k, variables: $v) { id status } }"
-
-
-def key(name: str) -> str:
-    return f"{name}_{uuid.uuid4().hex[:8]}"
 
 
 async def refused(client: GraphQLClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -154,21 +161,6 @@ def s(client: GraphQLClient, people: dict[str, Any]) -> Scene:
         starter_name=people["names"]["starter"],
         admin_name=people["names"]["admin"],
     )
-
-
-def process(
-    name: str, nodes: list[dict[str, Any]], flows: list[tuple[str, str] | dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "key": key(name),
-        "name": name,
-        "nodes": [{"id": "start", "type": "startEvent"}, *nodes, {"id": "end", "type": "endEvent"}],
-        "flows": [f if isinstance(f, dict) else {"from": f[0], "to": f[1]} for f in flows],
-    }
-
-
-def task(node_id: str, group: str, **fields: Any) -> dict[str, Any]:
-    return {"id": node_id, "type": "userTask", "candidateGroups": [group], **fields}
 
 
 async def one_task_instance(s: Scene, **variables: Any) -> dict[str, Any]:
@@ -760,7 +752,7 @@ async def test_the_definition_schema_is_a_json_schema_the_shipped_templates_sati
 async def test_a_bpmn_document_deploys_and_runs(s: Scene, users: UserService) -> None:
     manager = await make_user(users)
     as_manager = await s.starter.login(manager.username)
-    process_key = key("leave_bpmn")
+    process_key = fresh_key("leave_bpmn")
     xml = (BPMN / "leave_request_camunda7.bpmn").read_text()
     xml = xml.replace('process id="leave_request"', f'process id="{process_key}"')
 
@@ -780,7 +772,7 @@ async def test_a_bpmn_document_deploys_and_runs(s: Scene, users: UserService) ->
 async def test_an_invalid_bpmn_document_is_bad_user_input_with_its_problems(
     s: Scene, sessions: SessionMaker
 ) -> None:
-    process_key = key("broken_bpmn")
+    process_key = fresh_key("broken_bpmn")
     xml = (BPMN / "leave_request_camunda7.bpmn").read_text()
     xml = xml.replace('process id="leave_request"', f'process id="{process_key}"')
     xml = xml.replace(
@@ -801,7 +793,7 @@ async def test_an_invalid_bpmn_document_is_bad_user_input_with_its_problems(
 async def test_a_call_activity_to_a_key_not_deployed_is_bad_user_input_naming_the_node(
     s: Scene,
 ) -> None:
-    missing = key("missing")
+    missing = fresh_key("missing")
     definition = process(
         "caller",
         [{"id": "call_it", "type": "callActivity", "calledElement": missing}],
