@@ -18,7 +18,6 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.models import HistoryEvent
 from engine.enums import HistoryEventType, TaskEventType
 
 log = logging.getLogger(__name__)
@@ -38,16 +37,6 @@ class Notice:
     type: HistoryEventType
     user_ids: tuple[uuid.UUID, ...] = ()
     group_keys: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, event: HistoryEvent) -> Notice:
-        return cls(
-            instance_id=event.instance_id,
-            seq=event.seq,
-            type=event.type,
-            user_ids=tuple(event.audience_users),
-            group_keys=tuple(event.audience_groups),
-        )
 
     def encode(self) -> bytes:
         return orjson.dumps(

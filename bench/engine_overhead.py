@@ -25,11 +25,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.temporal import connect_temporal
 from bench.bare import UPDATE_FINISH, UPDATE_STARTED, WORKFLOW_NAME
+from bench.cpu import MachineCpu
 from bench.flows import Run, complete, concurrently, deploy, one_task_definition, start
 from bench.http import Connection
 from bench.profile import Profile, sampled
 from bench.report import Report, Summary
-from bench.stack import Child, Stack
+from bench.stack import Stack
 
 GROUP = "bench-workers"
 
@@ -98,10 +99,6 @@ class BareSide:
         return await concurrently(count, self.clients, one)
 
 
-def _cpu(children: list[Child]) -> float:
-    return sum(child.cpu_seconds() for child in children)
-
-
 async def run(args: argparse.Namespace) -> Report:
     async with Stack(temporal=args.temporal, keep=args.keep) as stack:
         worker = await stack.start("worker")
@@ -121,15 +118,21 @@ async def run(args: argparse.Namespace) -> Report:
 
         per_round = max(1, args.instances // args.rounds)
         runs: dict[str, list[Run]] = {"flowdesk": [], "bare": []}
-        cpu: dict[str, float] = {"flowdesk": 0.0, "bare": 0.0}
+        machine = MachineCpu(
+            {
+                "api": api.process.pid,
+                "worker": worker.process.pid,
+                "bare worker": bare_worker.process.pid,
+            }
+        )
+        cpu: dict[str, dict[str, float]] = {"flowdesk": {}, "bare": {}}
         profiles: dict[str, Profile] = {}
         order = [
             ("bare", "flowdesk") if r % 2 == 0 else ("flowdesk", "bare") for r in range(args.rounds)
         ]
         for pair in order:
             for side in pair:
-                children = [api, worker] if side == "flowdesk" else [bare_worker]
-                before = _cpu(children)
+                before = machine.snapshot()
                 if side == "flowdesk":
                     with (
                         sampled(api.process.pid, "engine_overhead-api", enabled=args.profile) as a,
@@ -141,7 +144,8 @@ async def run(args: argparse.Namespace) -> Report:
                     profiles["api"], profiles["worker"] = a, w
                 else:
                     runs[side].append(await bare.run(per_round))
-                cpu[side] += _cpu(children) - before
+                for group, seconds in machine.spent(before).items():
+                    cpu[side][group] = cpu[side].get(group, 0.0) + seconds
 
         def merged(side: str) -> tuple[Summary, float, int]:
             latencies = [x for r in runs[side] for x in r.latencies]
@@ -178,8 +182,21 @@ async def run(args: argparse.Namespace) -> Report:
         report.extra = {
             "errors": {"flowdesk": ours_errors, "bare": theirs_errors},
             "server CPU per instance (ms)": {
-                "flowdesk api+worker": round(cpu["flowdesk"] / count * 1000, 2),
-                "bare worker": round(cpu["bare"] / count * 1000, 2),
+                "flowdesk api+worker": round(
+                    (cpu["flowdesk"]["api"] + cpu["flowdesk"]["worker"]) / count * 1000, 2
+                ),
+                "bare worker": round(cpu["bare"]["bare worker"] / count * 1000, 2),
+            },
+            # Every process of the machine, per instance: on two cores the throughput
+            # ratio is the inverse ratio of these totals.
+            "machine CPU per instance (ms)": {
+                side: {
+                    group: round(seconds / count * 1000, 2)
+                    for group, seconds in sorted(cpu[side].items(), key=lambda kv: -kv[1])
+                    if seconds / count >= 0.0005
+                }
+                | {"total": round(sum(cpu[side].values()) / count * 1000, 2)}
+                for side in cpu
             },
             "first errors": [e for r in runs["flowdesk"] + runs["bare"] for e in r.errors][:3],
         }

@@ -79,9 +79,13 @@ async def run_bare_worker(settings: Settings) -> None:
     from temporalio.worker import Worker
 
     from api.temporal import connect_temporal
+    from bench import bare
     from bench.bare import INSERT_ROW, TABLE, BareWorkflow
     from bench.stack import asyncpg_dsn
-    from workers.worker import workflow_runner
+    from workers.worker import cache_bytecode, workflow_runner
+
+    # As build_worker does for Flowdesk's workflow module.
+    cache_bytecode(bare)
 
     pool = await asyncpg.create_pool(
         asyncpg_dsn(settings.database_url),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import py_compile
 from collections.abc import Mapping
+from types import ModuleType
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -11,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from api.db import SessionMaker
 from api.events import EventBus
 from api.settings import Settings
+from workers import workflow
 from workers.actions import Action
 from workers.activities import ProcessActivities
 from workers.workflow import ProcessWorkflow
@@ -26,6 +30,17 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def cache_bytecode(module: ModuleType) -> None:
+    """The sandbox imports a workflow's module afresh for every workflow it runs. Without
+    its bytecode on disk (PYTHONDONTWRITEBYTECODE, a fresh checkout) each of those imports
+    compiles the source again, ~3 ms of the worker's CPU per workflow; write it once here.
+    A read-only tree keeps compiling, as before."""
+    if module.__file__ is None:
+        return
+    with contextlib.suppress(OSError, py_compile.PyCompileError):
+        py_compile.compile(module.__file__, doraise=True)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -33,6 +48,7 @@ def build_worker(
     bus: EventBus,
     actions: Mapping[str, Action],
 ) -> Worker:
+    cache_bytecode(workflow)
     activities = ProcessActivities(sessions, bus, actions)
     return Worker(
         client,

@@ -20,8 +20,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import TypeAdapter
-
     from engine import interpreter
     from engine.commands import (
         CancelChild,
@@ -44,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceFailed,
         StartInstance,
         TimerFired,
+        parse_event,
     )
     from engine.live import live_state
     from engine.messages import (
@@ -77,7 +76,6 @@ _WRITE_RETRY = RetryPolicy(
 )
 _ACTION_TIMEOUT = timedelta(minutes=5)
 _OPEN = frozenset({InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.INCIDENT})
-_EVENT = TypeAdapter[Event](Event)
 
 # Changes to what the workflow does, guarded so that histories recorded before them replay
 # as they ran (tests/test_replay.py).
@@ -174,7 +172,7 @@ class ProcessWorkflow:
 
     def _control_event(self, input: ControlInput) -> Event:
         try:
-            return _EVENT.validate_python({**input.event, "at": workflow.now()})
+            return parse_event({**input.event, "at": workflow.now()})
         except ValueError as exc:
             raise ApplicationError(str(exc), type="BAD_USER_INPUT", non_retryable=True) from exc
 

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.db import SessionMaker
+from api.events import Notice
 from api.grouping import group_by
 from api.models import HistoryEvent, ProcessInstance, Task
 from engine.enums import HistoryEventType
@@ -44,8 +45,9 @@ def task_audience(task: Task, *also: uuid.UUID | None) -> dict[str, Any]:
 
 async def append_events(
     session: AsyncSession, instance_id: uuid.UUID, events: list[NewEvent]
-) -> list[HistoryEvent]:
-    """Append events with the instance's next sequence numbers, inside the caller's transaction.
+) -> list[Notice]:
+    """Append events with the instance's next sequence numbers, inside the caller's
+    transaction; returns what to publish once it commits.
 
     Taking the numbers with an UPDATE locks the instance row until the commit, which
     serializes every writer of one instance's log (workflow activity and API alike)."""
@@ -59,11 +61,20 @@ async def append_events(
             .returning(col(ProcessInstance.last_seq))
         )
     ).scalar_one()
-    first = last - len(events) + 1
+    return await insert_events(session, instance_id, last - len(events) + 1, events)
+
+
+async def insert_events(
+    session: AsyncSession, instance_id: uuid.UUID, first_seq: int, events: list[NewEvent]
+) -> list[Notice]:
+    """Insert events numbered from `first_seq`, numbers the caller has taken under the
+    instance row's lock; one batched statement, compiled once."""
+    if not events:
+        return []
     rows = [
         {
             "instance_id": instance_id,
-            "seq": first + i,
+            "seq": first_seq + i,
             "type": e.type,
             "at": e.at,
             "node_id": e.node_id,
@@ -75,8 +86,17 @@ async def append_events(
         }
         for i, e in enumerate(events)
     ]
-    result = await session.exec(insert(HistoryEvent).values(rows).returning(HistoryEvent))
-    return list(result.scalars().all())
+    await session.exec(insert(HistoryEvent), params=rows)
+    return [
+        Notice(
+            instance_id=instance_id,
+            seq=first_seq + i,
+            type=e.type,
+            user_ids=e.audience_users,
+            group_keys=e.audience_groups,
+        )
+        for i, e in enumerate(events)
+    ]
 
 
 class HistoryService:

@@ -24,7 +24,7 @@ from api.events import EventBus
 from api.models import OPEN_TASK_STATUSES, PendingCompletion, ProcessInstance, Task
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.instances import InstanceService
-from api.services.transitions import FINAL_STATUSES, notices
+from api.services.transitions import FINAL_STATUSES
 from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
 from engine.live import ended_live_state
 from engine.messages import QUERY_LIVE_STATE, UPDATE_CONTROL, ControlInput, workflow_id
@@ -125,7 +125,7 @@ class InstanceControl:
             published = []
             for each in ids:
                 published += await self._close_rows(session, each, principal, reason, now)
-        await self._bus.publish(notices(published))
+        await self._bus.publish(published)
         return await self._instances.get(instance_id)
 
     async def live_state(self, principal: Principal, instance_id: uuid.UUID) -> dict[str, Any]:

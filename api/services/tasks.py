@@ -39,7 +39,6 @@ from api.models import (
 )
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.task_access import is_candidate, may_see, may_work
-from api.services.transitions import notices
 from engine.enums import HistoryEventType, TaskStatus
 from engine.messages import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
 
@@ -277,7 +276,7 @@ class TaskService:
                     )
                 ],
             )
-        await self._bus.publish(notices(events))
+        await self._bus.publish(events)
         return comment
 
     async def complete(self, principal: Principal, task_id: uuid.UUID, variables: Any) -> Task:
@@ -423,7 +422,7 @@ class TaskService:
                 # The previous assignee (and owner) hear of it too: it left their hands.
                 [self._event(event, principal, changed, data or {}, *before)],
             )
-        await self._bus.publish(notices(events))
+        await self._bus.publish(events)
         return changed
 
     @staticmethod

@@ -5,7 +5,6 @@ because a transition carries its step number and is applied at most once."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.db import SessionMaker
 from api.events import Notice
-from api.models import HistoryEvent, PendingCompletion, ProcessInstance, Task, User
-from api.services.history import NewEvent, append_events, task_audience
+from api.models import PendingCompletion, ProcessInstance, Task, User
+from api.services.history import NewEvent, insert_events, task_audience
 from engine.enums import InstanceStatus, TaskStatus
 from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
 from engine.messages import TransitionRecord
@@ -27,33 +26,30 @@ FINAL_STATUSES = frozenset(
 
 
 async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> list[Notice]:
-    """Apply `record` once; returns the notices to publish after the commit (none on a replay)."""
+    """Apply `record` once; returns the notices to publish after the commit (none on a replay).
+
+    A few statements per transition, since the worker writes one for every step of every
+    instance: the instance row is claimed (inserted or advanced past its step) and its
+    history's sequence numbers taken in one statement, a closed task comes back from its
+    UPDATE, and the history goes in as one batch."""
     instance_id = uuid.UUID(record.instance_id)
+    history = [c for c in record.commands if isinstance(c, AppendHistory)]
     async with sessions() as session, session.begin():
-        if record.start is not None:
-            await _create_instance(session, record)
-        claimed = await session.exec(
-            sa.update(ProcessInstance)
-            .where(col(ProcessInstance.id) == instance_id, col(ProcessInstance.step) < record.step)
-            .values(
-                step=record.step,
-                status=record.status,
-                variables=record.variables,
-                incident=_incident(record),
-                ended_at=record.at if record.status in FINAL_STATUSES else None,
-            )
-        )
-        if claimed.rowcount == 0:
+        last_seq = await _claim(session, record, len(history))
+        if last_seq is None:
             return []  # applied by an earlier attempt of this activity
         usernames = await _user_ids(session, _usernames(record))
+        tasks: dict[uuid.UUID, Task] = {}
         for command in record.commands:
             if isinstance(command, CreateTask):
-                session.add(_task_row(instance_id, command, usernames, record))
+                created = _task_row(instance_id, command, usernames, record)
+                session.add(created)
+                tasks[created.id] = created
             elif isinstance(command, CloseTask):
-                await _close_task(session, command, record, usernames)
-        await session.flush()
-        history = [c for c in record.commands if isinstance(c, AppendHistory)]
-        tasks = await _tasks(session, {uuid.UUID(c.task_id) for c in history if c.task_id})
+                closed = await _close_task(session, command, record, usernames)
+                tasks[closed.id] = closed
+        concerned = {uuid.UUID(c.task_id) for c in history if c.task_id}
+        tasks |= await _tasks(session, concerned - tasks.keys())
         events = []
         for c in history:
             actor_id = usernames.get(c.actor) if c.actor else None
@@ -69,12 +65,49 @@ async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> 
                     **(task_audience(task, actor_id) if task else {}),
                 )
             )
-        return notices(await append_events(session, instance_id, events))
+        return await insert_events(session, instance_id, last_seq - len(events) + 1, events)
 
 
-def notices(events: Iterable[HistoryEvent]) -> list[Notice]:
-    """What to publish once `events` are committed."""
-    return [Notice.of(event) for event in events]
+async def _claim(session: AsyncSession, record: TransitionRecord, events: int) -> int | None:
+    """Create or advance the instance row to this step, taking `events` sequence numbers of
+    its history; the instance's last seq after them, or None when the step was applied
+    already. The row stays locked until the commit, which serializes the instance's
+    writers (see append_events)."""
+    values: dict[str, Any] = {
+        "step": record.step,
+        "status": record.status,
+        "variables": record.variables,
+        "incident": _incident(record),
+        "ended_at": record.at if record.status in FINAL_STATUSES else None,
+    }
+    if record.start is not None:
+        start = record.start
+        created = await session.exec(
+            insert(ProcessInstance)
+            .values(
+                id=uuid.UUID(start.instance_id),
+                definition_id=uuid.UUID(start.definition_id),
+                business_key=start.business_key,
+                started_by=uuid.UUID(start.initiator_id) if start.initiator_id else None,
+                parent_id=uuid.UUID(start.parent_instance_id) if start.parent_instance_id else None,
+                started_at=record.at,
+                last_seq=events,
+                **values,
+            )
+            .on_conflict_do_nothing()
+            .returning(col(ProcessInstance.last_seq))
+        )
+        return created.scalar_one_or_none()
+    advanced = await session.exec(
+        sa.update(ProcessInstance)
+        .where(
+            col(ProcessInstance.id) == uuid.UUID(record.instance_id),
+            col(ProcessInstance.step) < record.step,
+        )
+        .values(last_seq=ProcessInstance.last_seq + events, **values)
+        .returning(col(ProcessInstance.last_seq))
+    )
+    return advanced.scalar_one_or_none()
 
 
 async def _tasks(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Task]:
@@ -82,25 +115,6 @@ async def _tasks(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, 
         return {}
     rows = await session.exec(select(Task).where(col(Task.id).in_(ids)))
     return {t.id: t for t in rows}
-
-
-async def _create_instance(session: AsyncSession, record: TransitionRecord) -> None:
-    start = record.start
-    assert start is not None
-    await session.exec(
-        insert(ProcessInstance)
-        .values(
-            id=uuid.UUID(start.instance_id),
-            definition_id=uuid.UUID(start.definition_id),
-            business_key=start.business_key,
-            status=InstanceStatus.RUNNING,
-            variables=start.variables,
-            started_by=uuid.UUID(start.initiator_id) if start.initiator_id else None,
-            parent_id=uuid.UUID(start.parent_instance_id) if start.parent_instance_id else None,
-            started_at=record.at,
-        )
-        .on_conflict_do_nothing()
-    )
 
 
 def _incident(record: TransitionRecord) -> str | None:
@@ -156,7 +170,7 @@ def _task_row(
 
 async def _close_task(
     session: AsyncSession, c: CloseTask, record: TransitionRecord, users: dict[str, uuid.UUID]
-) -> None:
+) -> Task:
     task_id = uuid.UUID(c.task_id)
     # Who closed this task is the actor the engine names for it, not whoever caused the
     # transition: completing one task of a multi-instance loop may cancel the others,
@@ -174,7 +188,19 @@ async def _close_task(
         # Whoever completes an unassigned task becomes its assignee, as when claiming;
         # cancelling a task hands it to no one.
         values["assignee_id"] = sa.func.coalesce(Task.assignee_id, actor_id)
-    await session.exec(sa.update(Task).where(col(Task.id) == task_id).values(**values))
-    await session.exec(
-        sa.delete(PendingCompletion).where(col(PendingCompletion.task_id) == task_id)
+    # The completion's outbox row goes in the same statement: the task is closed.
+    delivered = (
+        sa.delete(PendingCompletion)
+        .where(col(PendingCompletion.task_id) == task_id)
+        .cte("delivered")
     )
+    result = await session.exec(
+        sa.update(Task)
+        .add_cte(delivered)
+        .where(col(Task.id) == task_id)
+        .values(**values)
+        .returning(Task)
+        .execution_options(populate_existing=True)
+    )
+    closed: Task = result.scalars().one()
+    return closed
