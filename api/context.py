@@ -62,7 +62,7 @@ class Services:
             redis=redis,
             bus=bus,
             tokens=tokens,
-            users=UserService(sessions, tokens),
+            users=UserService(sessions, tokens, principal_ttl=settings.principal_cache_seconds),
             definitions=definitions,
             instances=instances,
             control=InstanceControl(sessions, temporal, bus, instances),

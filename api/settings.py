@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr("change-me-in-production-please-32bytes")
     jwt_issuer: str = "flowdesk"
     jwt_ttl_seconds: int = 8 * 3600
+    # How long an API process keeps a caller's groups and roles: a membership changed
+    # through another process (or the CLI) shows after at most this long; 0 reads them
+    # on every request.
+    principal_cache_seconds: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8000
     home: Path = Path(".flowdesk")

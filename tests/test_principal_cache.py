@@ -1,0 +1,55 @@
+"""The caller's groups and roles are kept for a few seconds per API process: a change made
+through the same service shows at once, one made elsewhere once the entry expires."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from api.auth.tokens import TokenIssuer
+from api.db import SessionMaker
+from api.services.users import UserService
+from api.settings import Settings
+from tests.conftest import make_user
+
+
+async def test_membership_changed_through_the_service_shows_at_once(
+    settings: Settings, sessions: SessionMaker, users: UserService
+) -> None:
+    cached = UserService(sessions, TokenIssuer(settings), principal_ttl=60)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    await users.create_group(group)
+    user = await make_user(users)
+    assert group not in (await cached.principal(user.id)).groups
+
+    await cached.set_membership(group, user.id, True)
+    assert group in (await cached.principal(user.id)).groups
+    await cached.set_membership(group, user.id, False)
+    assert group not in (await cached.principal(user.id)).groups
+
+
+async def test_membership_changed_elsewhere_shows_once_the_entry_expires(
+    settings: Settings, sessions: SessionMaker, users: UserService
+) -> None:
+    cached = UserService(sessions, TokenIssuer(settings), principal_ttl=0.3)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    await users.create_group(group)
+    user = await make_user(users)
+    assert group not in (await cached.principal(user.id)).groups
+
+    await users.set_membership(group, user.id, True)  # another process, as it were
+    assert group not in (await cached.principal(user.id)).groups  # still the kept answer
+    await asyncio.sleep(0.4)
+    assert group in (await cached.principal(user.id)).groups
+
+
+async def test_without_a_ttl_every_call_reads_the_database(
+    settings: Settings, sessions: SessionMaker, users: UserService
+) -> None:
+    uncached = UserService(sessions, TokenIssuer(settings))
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    await users.create_group(group)
+    user = await make_user(users)
+    assert group not in (await uncached.principal(user.id)).groups
+    await users.set_membership(group, user.id, True)
+    assert group in (await uncached.principal(user.id)).groups
