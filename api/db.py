@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,3 +26,17 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     # expire_on_commit=False: services return rows after committing, and the
     # resolvers read them outside the transaction.
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@functools.cache
+def reading(sessions: SessionMaker) -> SessionMaker:
+    """Sessions for reads that need no snapshot shared by several statements: outside a
+    transaction a read costs its statement alone, where the asyncpg driver would add a
+    BEGIN and a ROLLBACK round trip. Never write through them: each statement commits
+    on its own."""
+    bind = sessions.kw["bind"]
+    return async_sessionmaker(
+        bind.execution_options(isolation_level="AUTOCOMMIT"),
+        class_=AsyncSession,
+        expire_on_commit=False,
+    )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 from strawberry.dataloader import DataLoader
 
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.grouping import group_by
 from api.models import (
     Group,
@@ -49,6 +49,8 @@ def build_loaders(
     tasks: TaskService,
     history: HistoryService,
 ) -> Loaders:
+    sessions = reading(sessions)
+
     async def users(ids: Sequence[uuid.UUID]) -> list[User | None]:
         async with sessions() as session:
             found = {u.id: u for u in await session.exec(select(User).where(col(User.id).in_(ids)))}

@@ -10,7 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.errors import BadUserInput, NotFound
 from api.jsonschemas import schema_problem
 from api.models import ProcessDefinition
@@ -115,6 +115,7 @@ def parsed(row: ProcessDefinition) -> Definition:
 class DefinitionService:
     def __init__(self, sessions: SessionMaker) -> None:
         self._sessions = sessions
+        self._reads = reading(sessions)
 
     async def problems(self, raw: Any) -> list[Problem]:
         """Everything wrong with `raw`, including call activities naming keys that are not
@@ -127,7 +128,7 @@ class DefinitionService:
         definition = parse_definition(raw)
         wanted = called_keys(definition) - {definition.key}
         if wanted:
-            async with self._sessions() as session:
+            async with self._reads() as session:
                 found = set(
                     (
                         await session.exec(
@@ -177,7 +178,7 @@ class DefinitionService:
         return row
 
     async def get(self, key: str, version: int | None = None) -> ProcessDefinition:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             if version is None:
                 row = await self._latest(session, key)
             else:
@@ -207,7 +208,7 @@ class DefinitionService:
         return await self.get(key, version)
 
     async def by_ids(self, ids: list[uuid.UUID]) -> list[ProcessDefinition | None]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.exec(
                 select(ProcessDefinition).where(col(ProcessDefinition.id).in_(ids))
             )
@@ -252,7 +253,7 @@ class DefinitionService:
         query = query.order_by(
             col(ProcessDefinition.key), col(ProcessDefinition.version).desc()
         ).limit(limit)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.exec(query)).all())
 
     @staticmethod

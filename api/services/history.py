@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.events import Notice
 from api.grouping import group_by
 from api.models import HistoryEvent, ProcessInstance, Task
@@ -101,13 +101,13 @@ async def insert_events(
 
 class HistoryService:
     def __init__(self, sessions: SessionMaker) -> None:
-        self._sessions = sessions
+        self._reads = reading(sessions)
 
     async def for_instances(
         self, instance_ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, list[HistoryEvent]]:
         """Every event of each instance in order: one statement whatever the count."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.exec(
                 select(HistoryEvent)
                 .where(col(HistoryEvent.instance_id).in_(instance_ids))

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from api.auth.principal import Principal
 from api.cursors import decode_cursor, encode_cursor
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.errors import BadUserInput
 from api.models import OPEN_TASK_STATUSES, ProcessDefinition, ProcessInstance, Task, task_is_open
 from api.services.task_access import candidate_sql, inbox_sql, visible_sql
@@ -98,7 +98,7 @@ def _key(order: TaskOrder) -> _Key:
 
 class InboxService:
     def __init__(self, sessions: SessionMaker) -> None:
-        self._sessions = sessions
+        self._reads = reading(sessions)
 
     async def page(
         self,
@@ -123,7 +123,7 @@ class InboxService:
         statement = statement.order_by(
             *(k.expression.desc() if k.descending else k.expression.asc() for k in keys)
         ).limit(limit)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.exec(statement)).all()
         return [
             (task, encode_cursor(signature, *(k.value_of(task) for k in keys))) for task in rows
@@ -140,7 +140,7 @@ class InboxService:
             sa.func.count().filter(claimable),
             sa.func.count().filter(overdue),
         ).where(inbox_sql(principal))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = (await session.exec(statement)).one()
         return {"mine": int(row[0]), "groups": int(row[1]), "overdue": int(row[2])}
 

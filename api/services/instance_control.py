@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.principal import Principal
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
 from api.models import OPEN_TASK_STATUSES, PendingCompletion, ProcessInstance, Task
@@ -35,6 +35,7 @@ class InstanceControl:
         self, sessions: SessionMaker, temporal: Client, bus: EventBus, instances: InstanceService
     ) -> None:
         self._sessions = sessions
+        self._reads = reading(sessions)
         self._temporal = temporal
         self._bus = bus
         self._instances = instances
@@ -187,7 +188,7 @@ class InstanceControl:
     async def _by_business_key(self, principal: Principal, business_key: str) -> list[uuid.UUID]:
         """The open instances with this business key that the caller may see, oldest
         first: other people's neither answer nor tell that they exist."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (
                 await session.exec(
                     select(ProcessInstance)
@@ -206,7 +207,7 @@ class InstanceControl:
     async def _with_descendants(self, instance_id: uuid.UUID) -> list[uuid.UUID]:
         """The instance and every open instance its call activities started, parents first."""
         found = [instance_id]
-        async with self._sessions() as session:
+        async with self._reads() as session:
             frontier = [instance_id]
             while frontier:
                 children = (

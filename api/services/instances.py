@@ -13,7 +13,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.auth.principal import Principal
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, NotFound
 from api.jsonschemas import validation_errors
 from api.models import ProcessDefinition, ProcessInstance, Task, overlaps
@@ -34,7 +34,7 @@ class InstanceService:
         settings: Settings,
         definitions: DefinitionService,
     ) -> None:
-        self._sessions = sessions
+        self._reads = reading(sessions)
         self._temporal = temporal
         self._settings = settings
         self._definitions = definitions
@@ -88,7 +88,7 @@ class InstanceService:
         return await self.get(uuid.UUID(instance_id))
 
     async def get(self, instance_id: uuid.UUID) -> ProcessInstance:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(ProcessInstance, instance_id)
         if row is None:
             raise NotFound("no such process instance")
@@ -97,7 +97,7 @@ class InstanceService:
     async def with_definitions(
         self, ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[ProcessInstance, ProcessDefinition]]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.exec(
                 select(ProcessInstance, ProcessDefinition)
                 .join(ProcessDefinition, col(ProcessDefinition.id) == ProcessInstance.definition_id)
@@ -146,7 +146,7 @@ class InstanceService:
         query = query.order_by(
             col(ProcessInstance.started_at).desc(), col(ProcessInstance.id).desc()
         ).limit(limit)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.exec(query)).all())
 
     async def visible(self, principal: Principal, rows: list[ProcessInstance]) -> set[uuid.UUID]:
@@ -159,7 +159,7 @@ class InstanceService:
         if not others:
             return mine
         involved = _involved(principal)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             found = await session.exec(
                 select(Task.instance_id)
                 .where(col(Task.instance_id).in_(others), involved)

@@ -24,7 +24,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.principal import Principal
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
 from api.grouping import group_by
@@ -80,21 +80,22 @@ def _workable(principal: Principal, task: Task) -> None:
 class TaskService:
     def __init__(self, sessions: SessionMaker, temporal: Client, bus: EventBus) -> None:
         self._sessions = sessions
+        self._reads = reading(sessions)
         self._temporal = temporal
         self._bus = bus
 
     async def get(self, principal: Principal, task_id: uuid.UUID) -> Task:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await self._visible(session, principal, task_id)
 
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> list[Task | None]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.exec(select(Task).where(col(Task.id).in_(ids)))
             found = {t.id: t for t in rows}
         return [found.get(i) for i in ids]
 
     async def for_instances(self, instance_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Task]]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.exec(
                 select(Task)
                 .where(col(Task.instance_id).in_(instance_ids))
@@ -105,7 +106,7 @@ class TaskService:
     async def comments_of(
         self, task_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[TaskComment]]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.exec(
                 select(TaskComment)
                 .where(col(TaskComment.task_id).in_(task_ids))
@@ -325,7 +326,7 @@ class TaskService:
                 raise Conflict("the task changed meanwhile; it is being completed by someone else")
             session.add(pending)
         await self.deliver(pending, actor=principal.username)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             done = await session.get(Task, task_id)
         assert done is not None
         return done
@@ -445,7 +446,7 @@ class TaskService:
         )
 
     async def _existing_user(self, user_id: uuid.UUID) -> None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             if await session.get(User, user_id) is None:
                 raise NotFound("no such user", field="userId")
 

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.auth.passwords import hash_password, verify_password
 from api.auth.principal import ADMIN_ROLE, Principal
 from api.auth.tokens import TokenIssuer
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unauthenticated
 from api.models import Group, Membership, User
 
@@ -24,6 +24,7 @@ class UserService:
         self, sessions: SessionMaker, tokens: TokenIssuer, *, principal_ttl: float = 0.0
     ) -> None:
         self._sessions = sessions
+        self._reads = reading(sessions)
         self._tokens = tokens
         # Every request needs its caller's groups and roles; kept for a few seconds, they
         # spare each request a statement. Changes made through this service show at once;
@@ -33,7 +34,7 @@ class UserService:
         )
 
     async def login(self, username: str, password: str) -> tuple[str, User]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             user = (await session.exec(select(User).where(User.username == username))).first()
         # Verify against a real hash even for an unknown user, so timing does not tell
         # which usernames exist.
@@ -58,7 +59,7 @@ class UserService:
             .where(col(Membership.user_id) == col(User.id))
             .scalar_subquery()
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = (
                 await session.exec(
                     select(col(User.username), col(User.roles), groups).where(
@@ -169,7 +170,7 @@ class UserService:
 
     async def ensure_admin(self, username: str, password: str) -> tuple[User, bool]:
         """The admin `flowdesk dev` relies on, made once; True when made by this call."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             existing = (await session.exec(select(User).where(User.username == username))).first()
         if existing is not None:
             return existing, False
