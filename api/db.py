@@ -28,15 +28,21 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def engine_of(sessions: SessionMaker) -> AsyncEngine:
+    """The engine `sessions` open their connections from, for work that needs no ORM."""
+    bind = sessions.kw["bind"]
+    assert isinstance(bind, AsyncEngine)
+    return bind
+
+
 @functools.cache
 def reading(sessions: SessionMaker) -> SessionMaker:
     """Sessions for reads that need no snapshot shared by several statements: outside a
     transaction a read costs its statement alone, where the asyncpg driver would add a
     BEGIN and a ROLLBACK round trip. Never write through them: each statement commits
     on its own."""
-    bind = sessions.kw["bind"]
     return async_sessionmaker(
-        bind.execution_options(isolation_level="AUTOCOMMIT"),
+        engine_of(sessions).execution_options(isolation_level="AUTOCOMMIT"),
         class_=AsyncSession,
         expire_on_commit=False,
     )

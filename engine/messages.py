@@ -94,3 +94,5 @@ class TransitionRecord(BaseModel):
     # Set on the first step only: the activity creates the instance row from it.
     start: ProcessInput | None = None
     actor_id: str | None = None
+    # actor_id's username, when the workflow knows it: spares the activity looking it up.
+    actor: str | None = None

@@ -393,9 +393,12 @@ async def test_cancelling_closes_tasks_timers_and_children_and_says_who_and_why(
     assert child["status"] == "CANCELLED"
     assert {t["status"] for t in child["tasks"]} == {"CANCELLED"}
     assert "INSTANCE_CANCELLED" in types(child)
+    # The workflows end right after writing their last step: they end, not linger.
     for each in (started["id"], kid["id"]):
         handle = temporal.get_workflow_handle(workflow_id(str(uid(each, "ProcessInstance"))))
-        assert (await handle.describe()).status is not WorkflowExecutionStatus.RUNNING
+        result = await asyncio.wait_for(handle.result(), timeout=10)
+        assert result["status"] == "CANCELLED"
+        assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
 
 
 async def test_terminating_stops_the_workflows_and_closes_the_rows_of_the_instance_and_its_child(

@@ -109,6 +109,7 @@ class ProcessWorkflow:
             await self._apply(
                 interpreter.start(self._definition, input.instance_id, event),
                 start=input,
+                actor=input.initiator,
                 actor_id=input.initiator_id,
             )
         try:
@@ -139,7 +140,7 @@ class ProcessWorkflow:
     @workflow.update(name=UPDATE_COMPLETE_TASK)
     async def complete_task(self, input: CompleteTaskInput) -> str:
         """An update, not a signal: the caller waits for the transition to be written."""
-        return await self._feed(self._completion(input), input.actor_id)
+        return await self._feed(self._completion(input), input.actor_id, actor=input.actor)
 
     @complete_task.validator
     def _validate_complete_task(self, input: CompleteTaskInput) -> None:
@@ -183,14 +184,16 @@ class ProcessWorkflow:
         if reason is not None:
             raise ValueError(reason)
 
-    async def _feed(self, event: Event, actor_id: str | None) -> str:
+    async def _feed(self, event: Event, actor_id: str | None, *, actor: str | None = None) -> str:
         async with self._lock:
             # The state may have moved while this event waited for the lock.
             reason = interpreter.rejection(self._current, event)
             if reason is not None:
                 raise ApplicationError(reason, type="CONFLICT", non_retryable=True)
             await self._apply(
-                interpreter.handle(self._definition, self._current, event), actor_id=actor_id
+                interpreter.handle(self._definition, self._current, event),
+                actor=actor,
+                actor_id=actor_id,
             )
             return self._current.status.value
 
@@ -199,6 +202,7 @@ class ProcessWorkflow:
         transition: Transition,
         *,
         start: ProcessInput | None = None,
+        actor: str | None = None,
         actor_id: str | None = None,
     ) -> None:
         """Write the transition, then start and stop the durable work it asks for."""
@@ -218,6 +222,7 @@ class ProcessWorkflow:
             variables=transition.state.variables,
             commands=transition.commands,
             start=start,
+            actor=actor,
             actor_id=actor_id,
         )
         await workflow.execute_local_activity(

@@ -9,16 +9,23 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.db import SessionMaker
+from api.db import SessionMaker, engine_of
 from api.events import Notice
 from api.models import PendingCompletion, ProcessInstance, Task, User
-from api.services.history import NewEvent, insert_events, task_audience
+from api.services.history import NewEvent, TaskPeople, insert_events, task_audience
 from engine.enums import InstanceStatus, TaskStatus
 from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
 from engine.messages import TransitionRecord
+
+# The worker's statements are Core, on the tables: the ORM's unit of work and bulk
+# bookkeeping cost more CPU than the statements themselves, and nothing here needs objects.
+_INSTANCES = ProcessInstance.metadata.tables["process_instances"]
+_TASKS = Task.metadata.tables["tasks"]
+_USERS = User.metadata.tables["users"]
+_OUTBOX = PendingCompletion.metadata.tables["pending_completions"]
+_PEOPLE = (_TASKS.c.id, _TASKS.c.assignee_id, _TASKS.c.candidate_users, _TASKS.c.candidate_groups)
 
 FINAL_STATUSES = frozenset(
     {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.TERMINATED}
@@ -28,47 +35,92 @@ FINAL_STATUSES = frozenset(
 async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> list[Notice]:
     """Apply `record` once; returns the notices to publish after the commit (none on a replay).
 
-    A few statements per transition, since the worker writes one for every step of every
-    instance: the instance row is claimed (inserted or advanced past its step) and its
-    history's sequence numbers taken in one statement, a closed task comes back from its
-    UPDATE, and the history goes in as one batch."""
+    The worker writes one of these for every step of every instance, so it is a few
+    prebuilt Core statements on one connection: the instance row is claimed (inserted, or
+    advanced past its step) with its history's sequence numbers in one statement, a closed
+    task's people come back from its UPDATE, new tasks and the history go in as batches."""
     instance_id = uuid.UUID(record.instance_id)
     history = [c for c in record.commands if isinstance(c, AppendHistory)]
-    async with sessions() as session, session.begin():
-        last_seq = await _claim(session, record, len(history))
+    async with engine_of(sessions).begin() as connection:
+        last_seq = await _claim(connection, record, len(history))
         if last_seq is None:
             return []  # applied by an earlier attempt of this activity
-        usernames = await _user_ids(session, _usernames(record))
-        tasks: dict[uuid.UUID, Task] = {}
+        usernames = await _user_ids(connection, record)
+        created = [
+            _task_row(instance_id, c, usernames, record)
+            for c in record.commands
+            if isinstance(c, CreateTask)
+        ]
+        if created:
+            await connection.execute(_INSERT_TASKS, [t.model_dump() for t in created])
+        tasks: dict[uuid.UUID, TaskPeople] = {t.id: t for t in created}
         for command in record.commands:
-            if isinstance(command, CreateTask):
-                created = _task_row(instance_id, command, usernames, record)
-                session.add(created)
-                tasks[created.id] = created
-            elif isinstance(command, CloseTask):
-                closed = await _close_task(session, command, record, usernames)
-                tasks[closed.id] = closed
+            if isinstance(command, CloseTask):
+                closed_id, people = await _close_task(connection, command, record, usernames)
+                tasks[closed_id] = people
         concerned = {uuid.UUID(c.task_id) for c in history if c.task_id}
-        tasks |= await _tasks(session, concerned - tasks.keys())
+        tasks |= await _people_of(connection, concerned - tasks.keys())
         events = []
         for c in history:
             actor_id = usernames.get(c.actor) if c.actor else None
-            task = tasks.get(uuid.UUID(c.task_id)) if c.task_id else None
+            task_id = uuid.UUID(c.task_id) if c.task_id else None
+            task = tasks.get(task_id) if task_id else None
             events.append(
                 NewEvent(
                     type=c.type,
                     at=c.at,
                     node_id=c.node_id,
-                    task_id=task.id if task else None,
+                    task_id=task_id if task else None,
                     actor_id=actor_id,
                     data=c.data,
                     **(task_audience(task, actor_id) if task else {}),
                 )
             )
-        return await insert_events(session, instance_id, last_seq - len(events) + 1, events)
+        return await insert_events(connection, instance_id, last_seq - len(events) + 1, events)
 
 
-async def _claim(session: AsyncSession, record: TransitionRecord, events: int) -> int | None:
+# Built once: executing a prebuilt statement with parameters skips building and hashing
+# it again for every transition. Parameters named after a column set that column.
+_CREATE_INSTANCE = insert(_INSTANCES).on_conflict_do_nothing().returning(_INSTANCES.c.last_seq)
+_ADVANCE_INSTANCE = (
+    sa.update(_INSTANCES)
+    .where(
+        _INSTANCES.c.id == sa.bindparam("claimed_id"),
+        _INSTANCES.c.step < sa.bindparam("claimed_step"),
+    )
+    .values(last_seq=_INSTANCES.c.last_seq + sa.bindparam("events"))
+    .returning(_INSTANCES.c.last_seq)
+)
+_INSERT_TASKS = insert(_TASKS)
+_PEOPLE_OF = sa.select(*_PEOPLE).where(_TASKS.c.id.in_(sa.bindparam("ids", expanding=True)))
+_USER_IDS = sa.select(_USERS.c.username, _USERS.c.id).where(
+    _USERS.c.username.in_(sa.bindparam("usernames", expanding=True))
+)
+
+
+def _close_statement(*, completed: bool) -> sa.Update:
+    closing: sa.BindParameter[uuid.UUID] = sa.bindparam("closing_id")
+    # The completion's outbox row goes in the same statement: the task is closed.
+    delivered = sa.delete(_OUTBOX).where(_OUTBOX.c.task_id == closing).cte("delivered")
+    values: dict[str, Any] = {"version": _TASKS.c.version + 1}
+    if completed:
+        # Whoever completes an unassigned task becomes its assignee, as when claiming;
+        # cancelling a task hands it to no one.
+        values["assignee_id"] = sa.func.coalesce(_TASKS.c.assignee_id, sa.bindparam("completer"))
+    return (
+        sa.update(_TASKS)
+        .add_cte(delivered)
+        .where(_TASKS.c.id == closing)
+        .values(**values)
+        .returning(*_PEOPLE)
+    )
+
+
+_COMPLETE_TASK = _close_statement(completed=True)
+_CANCEL_TASK = _close_statement(completed=False)
+
+
+async def _claim(connection: AsyncConnection, record: TransitionRecord, events: int) -> int | None:
     """Create or advance the instance row to this step, taking `events` sequence numbers of
     its history; the instance's last seq after them, or None when the step was applied
     already. The row stays locked until the commit, which serializes the instance's
@@ -82,39 +134,43 @@ async def _claim(session: AsyncSession, record: TransitionRecord, events: int) -
     }
     if record.start is not None:
         start = record.start
-        created = await session.exec(
-            insert(ProcessInstance)
-            .values(
-                id=uuid.UUID(start.instance_id),
-                definition_id=uuid.UUID(start.definition_id),
-                business_key=start.business_key,
-                started_by=uuid.UUID(start.initiator_id) if start.initiator_id else None,
-                parent_id=uuid.UUID(start.parent_instance_id) if start.parent_instance_id else None,
-                started_at=record.at,
-                last_seq=events,
+        created = await connection.execute(
+            _CREATE_INSTANCE,
+            {
+                "id": uuid.UUID(start.instance_id),
+                "definition_id": uuid.UUID(start.definition_id),
+                "business_key": start.business_key,
+                "started_by": uuid.UUID(start.initiator_id) if start.initiator_id else None,
+                "parent_id": uuid.UUID(start.parent_instance_id)
+                if start.parent_instance_id
+                else None,
+                "started_at": record.at,
+                "last_seq": events,
                 **values,
-            )
-            .on_conflict_do_nothing()
-            .returning(col(ProcessInstance.last_seq))
+            },
         )
-        return created.scalar_one_or_none()
-    advanced = await session.exec(
-        sa.update(ProcessInstance)
-        .where(
-            col(ProcessInstance.id) == uuid.UUID(record.instance_id),
-            col(ProcessInstance.step) < record.step,
-        )
-        .values(last_seq=ProcessInstance.last_seq + events, **values)
-        .returning(col(ProcessInstance.last_seq))
+        seq: int | None = created.scalar_one_or_none()
+        return seq
+    advanced = await connection.execute(
+        _ADVANCE_INSTANCE,
+        {
+            "claimed_id": uuid.UUID(record.instance_id),
+            "claimed_step": record.step,
+            "events": events,
+            **values,
+        },
     )
-    return advanced.scalar_one_or_none()
+    seq = advanced.scalar_one_or_none()
+    return seq
 
 
-async def _tasks(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, Task]:
+async def _people_of(
+    connection: AsyncConnection, ids: set[uuid.UUID]
+) -> dict[uuid.UUID, TaskPeople]:
     if not ids:
         return {}
-    rows = await session.exec(select(Task).where(col(Task.id).in_(ids)))
-    return {t.id: t for t in rows}
+    rows = await connection.execute(_PEOPLE_OF, {"ids": list(ids)})
+    return {row.id: row for row in rows}
 
 
 def _incident(record: TransitionRecord) -> str | None:
@@ -136,15 +192,16 @@ def _usernames(record: TransitionRecord) -> set[str]:
     return names
 
 
-async def _user_ids(session: AsyncSession, usernames: set[str]) -> dict[str, uuid.UUID]:
+async def _user_ids(connection: AsyncConnection, record: TransitionRecord) -> dict[str, uuid.UUID]:
     """Definitions name people by username; rows point at user ids. Unknown names resolve to
-    nobody (the task stays open to its candidate groups) rather than failing the step."""
-    if not usernames:
-        return {}
-    rows = await session.exec(
-        select(User.username, User.id).where(col(User.username).in_(usernames))
-    )
-    return dict(rows.all())
+    nobody (the task stays open to its candidate groups) rather than failing the step.
+    The actor comes with their id: a completion needs no lookup."""
+    known = {record.actor: uuid.UUID(record.actor_id)} if record.actor and record.actor_id else {}
+    wanted = _usernames(record) - known.keys()
+    if not wanted:
+        return known
+    rows = await connection.execute(_USER_IDS, {"usernames": list(wanted)})
+    return known | {username: user_id for username, user_id in rows}
 
 
 def _task_row(
@@ -169,8 +226,11 @@ def _task_row(
 
 
 async def _close_task(
-    session: AsyncSession, c: CloseTask, record: TransitionRecord, users: dict[str, uuid.UUID]
-) -> Task:
+    connection: AsyncConnection,
+    c: CloseTask,
+    record: TransitionRecord,
+    users: dict[str, uuid.UUID],
+) -> tuple[uuid.UUID, TaskPeople]:
     task_id = uuid.UUID(c.task_id)
     # Who closed this task is the actor the engine names for it, not whoever caused the
     # transition: completing one task of a multi-instance loop may cancel the others,
@@ -178,29 +238,16 @@ async def _close_task(
     actor_id = None
     if c.actor:
         actor_id = uuid.UUID(record.actor_id) if record.actor_id else users.get(c.actor)
-    values: dict[str, Any] = {
-        "status": c.status,
-        "version": Task.version + 1,
-        "completed_at": record.at,
-        "completed_by": actor_id,
-    }
-    if c.status is TaskStatus.COMPLETED:
-        # Whoever completes an unassigned task becomes its assignee, as when claiming;
-        # cancelling a task hands it to no one.
-        values["assignee_id"] = sa.func.coalesce(Task.assignee_id, actor_id)
-    # The completion's outbox row goes in the same statement: the task is closed.
-    delivered = (
-        sa.delete(PendingCompletion)
-        .where(col(PendingCompletion.task_id) == task_id)
-        .cte("delivered")
+    completed = c.status is TaskStatus.COMPLETED
+    closed = await connection.execute(
+        _COMPLETE_TASK if completed else _CANCEL_TASK,
+        {
+            "closing_id": task_id,
+            "status": c.status,
+            "completed_at": record.at,
+            "completed_by": actor_id,
+            **({"completer": actor_id} if completed else {}),
+        },
     )
-    result = await session.exec(
-        sa.update(Task)
-        .add_cte(delivered)
-        .where(col(Task.id) == task_id)
-        .values(**values)
-        .returning(Task)
-        .execution_options(populate_existing=True)
-    )
-    closed: Task = result.scalars().one()
-    return closed
+    row = closed.one()
+    return row.id, row
