@@ -77,6 +77,40 @@ def _workable(principal: Principal, task: Task) -> None:
         raise Forbidden("this task is assigned to someone else")
 
 
+def _win_completion() -> sa.Insert:
+    """open -> COMPLETING where the version still matches, and the outbox row of the
+    completion, in one statement; returns the task id when this caller won."""
+    tasks = Task.metadata.tables["tasks"]
+    outbox = PendingCompletion.metadata.tables["pending_completions"]
+    won = (
+        sa.update(tasks)
+        .where(
+            tasks.c.id == sa.bindparam("won_id"),
+            tasks.c.version == sa.bindparam("won_version"),
+        )
+        .values(status=TaskStatus.COMPLETING, version=tasks.c.version + 1)
+        .returning(tasks.c.id)
+        .cte("won")
+    )
+    columns = ("instance_id", "actor_id", "variables", "previous_status")
+    return (
+        sa.insert(outbox)
+        .from_select(
+            ["task_id", *columns],
+            sa.select(
+                won.c.id,
+                # Not named after the columns: parameters named so would be taken as
+                # the INSERT's own VALUES.
+                *(sa.bindparam(f"won_{name}", type_=outbox.c[name].type) for name in columns),
+            ),
+        )
+        .returning(outbox.c.task_id)
+    )
+
+
+_WIN_COMPLETION = _win_completion()
+
+
 class TaskService:
     def __init__(self, sessions: SessionMaker, temporal: Client, bus: EventBus) -> None:
         self._sessions = sessions
@@ -287,47 +321,53 @@ class TaskService:
         still match) and committed with an outbox row; only then is the Temporal update
         sent, keyed by the task id, and awaited so the caller reads its own write."""
         given = _variables(variables)
-        async with self._sessions() as session, session.begin():
+        async with self._reads() as session:
             task = await self._visible(session, principal, task_id)
-            # Closed first: whoever completed a task became its assignee, and a candidate
-            # who lost the race must hear CONFLICT, not that it is someone else's.
-            _open("completed")(principal, task)
-            # Before _workable: the owner no longer holds the task while it is delegated,
-            # yet what they need to hear is that it comes back once resolved.
-            if task.delegation == DelegationState.PENDING and principal.id in (
-                task.owner_id,
-                task.assignee_id,
-            ):
-                raise Conflict("the task is delegated; the delegate resolves it first")
-            _workable(principal, task)
-            # What a delegate resolved the task with, completed by the owner's own input.
-            variables = {**task.variables, **given}
-            errors = validation_errors(task.form, variables)
-            if errors:
-                raise BadUserInput(
-                    "invalid form data: "
-                    + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-                    fields=errors,
-                )
-            # Taken before the UPDATE, which also refreshes `task` in the session.
-            pending = PendingCompletion(
-                task_id=task.id,
-                instance_id=task.instance_id,
-                actor_id=principal.id,
-                variables=variables,
-                previous_status=task.status,
+        # Closed first: whoever completed a task became its assignee, and a candidate
+        # who lost the race must hear CONFLICT, not that it is someone else's.
+        _open("completed")(principal, task)
+        # Before _workable: the owner no longer holds the task while it is delegated,
+        # yet what they need to hear is that it comes back once resolved.
+        if task.delegation == DelegationState.PENDING and principal.id in (
+            task.owner_id,
+            task.assignee_id,
+        ):
+            raise Conflict("the task is delegated; the delegate resolves it first")
+        _workable(principal, task)
+        # What a delegate resolved the task with, completed by the owner's own input.
+        variables = {**task.variables, **given}
+        errors = validation_errors(task.form, variables)
+        if errors:
+            raise BadUserInput(
+                "invalid form data: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+                fields=errors,
             )
+        pending = PendingCompletion(
+            task_id=task.id,
+            instance_id=task.instance_id,
+            actor_id=principal.id,
+            variables=variables,
+            previous_status=task.status,
+        )
+        # The task as read above, moved to COMPLETING with its outbox row: one statement,
+        # atomic on its own, that finds no row when someone changed the task meanwhile.
+        async with self._reads() as session:
             won = await session.exec(
-                sa.update(Task)
-                .where(col(Task.id) == task_id, col(Task.version) == task.version)
-                .values(status=TaskStatus.COMPLETING, version=Task.version + 1)
+                _WIN_COMPLETION,
+                params={
+                    "won_id": task.id,
+                    "won_version": task.version,
+                    "won_instance_id": task.instance_id,
+                    "won_actor_id": principal.id,
+                    "won_variables": variables,
+                    "won_previous_status": task.status,
+                },
             )
-            if won.rowcount != 1:
+            if won.first() is None:
                 raise Conflict("the task changed meanwhile; it is being completed by someone else")
-            session.add(pending)
         await self.deliver(pending, actor=principal.username)
         async with self._reads() as session:
-            done = await session.get(Task, task_id)
+            done = await session.get(Task, task_id, populate_existing=True)
         assert done is not None
         return done
 
