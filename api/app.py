@@ -22,6 +22,7 @@ from api.context import RequestContext, Services
 from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
 from api.events import connect_redis
+from api.heap import freeze_startup_objects
 from api.settings import Settings
 from api.temporal import connect_temporal
 from schema.root import build_schema
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> Starlette:
         services = Services.build(settings, create_sessionmaker(engine), temporal, redis)
         state["services"] = services
         graphql.app = FlowdeskGraphQL(services)
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from api.auth.tokens import TokenIssuer
 from api.cursors import encode_cursor
 from api.errors import FlowdeskError
+from api.heap import freeze_startup_objects
 from api.settings import Settings
 
 # The caller's groups in a sub-select (an InitPlan), so each branch of the filter is a
@@ -129,6 +130,7 @@ def create_raw_app(settings: Settings) -> Starlette:
         state["pool"] = await asyncpg.create_pool(
             asyncpg_dsn(settings.database_url), min_size=1, max_size=settings.database_pool_size
         )
+        freeze_startup_objects()  # as the Flowdesk app does
         try:
             yield
         finally:

@@ -78,14 +78,16 @@ async def run_bare_worker(settings: Settings) -> None:
     from temporalio import activity
     from temporalio.worker import Worker
 
+    from api.heap import freeze_startup_objects
     from api.temporal import connect_temporal
     from bench import bare
     from bench.bare import INSERT_ROW, TABLE, BareWorkflow
     from bench.stack import asyncpg_dsn
     from workers.worker import cache_bytecode, workflow_runner
 
-    # As build_worker does for Flowdesk's workflow module.
+    # As build_worker does for Flowdesk's workflow module and process.
     cache_bytecode(bare)
+    freeze_startup_objects()
 
     pool = await asyncpg.create_pool(
         asyncpg_dsn(settings.database_url),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable
 from datetime import datetime
 
 import strawberry
 from strawberry import relay
 
+from api import models
 from api.errors import BadUserInput
 from api.services.event_log import LogPosition
 from api.services.inbox import TaskOrder as Order
@@ -15,6 +17,7 @@ from api.services.inbox import TaskQuery
 from engine.enums import TaskEventType
 from schema.common import JSON, Ctx, page_size
 from schema.ids import decode_id
+from schema.loaded import selected
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent, TaskFilter, TaskOrder
 
 
@@ -63,7 +66,9 @@ async def tasks(
     rows = await info.context.services.inbox.page(
         principal, _query(filter), order=order, after=after, limit=limit + 1
     )
-    edges = [relay.Edge(node=Task.from_row(task), cursor=cursor) for task, cursor in rows[:limit]]
+    page = rows[:limit]
+    await _load_ahead(info, [task for task, _ in page])
+    edges = [relay.Edge(node=Task.from_row(task), cursor=cursor) for task, cursor in page]
     return relay.Connection(
         edges=edges,
         page_info=relay.PageInfo(
@@ -73,6 +78,31 @@ async def tasks(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+
+
+async def _load_ahead(info: Ctx, tasks: list[models.Task]) -> None:
+    """Load the relations the page's selection asks for, one batch each, so that its
+    nested fields resolve without an await (schema/loaded.py)."""
+    wanted = selected(info, "edges", "node")
+    loaders = info.context.loaders
+    users = {
+        user_id
+        for task in tasks
+        for user_id in (
+            task.assignee_id if "assignee" in wanted else None,
+            task.owner_id if "owner" in wanted else None,
+            task.completed_by if "completedBy" in wanted else None,
+            *(task.candidate_users if "candidateUsers" in wanted else ()),
+        )
+        if user_id is not None
+    }
+    batches: list[Awaitable[object]] = [loaders.user.load_many(list(users))] if users else []
+    if "instance" in wanted:
+        # Instances come with their definitions (the instance loader primes those).
+        batches.append(loaders.instance.load_many([task.instance_id for task in tasks]))
+    if wanted & {"comments", "commentCount"}:
+        batches.append(loaders.comments_of_task.load_many([task.id for task in tasks]))
+    await asyncio.gather(*batches)
 
 
 async def task_counts(info: Ctx) -> TaskCounts:

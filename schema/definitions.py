@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -37,9 +37,9 @@ class ProcessDefinition(relay.Node):
             return JSON(self.loaded_spec)
         return JSON(await info.context.loaders.definition_spec.load(self.pk))
 
-    @strawberry.field(description="Who deployed this version.")
-    async def deployed_by(self, info: Ctx) -> User | None:
-        return await load_user(info, self.deployed_by_id)
+    @strawberry.field(description="Who deployed this version.", graphql_type=User | None)
+    def deployed_by(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.deployed_by_id)
 
     @classmethod
     def from_row(cls, row: models.ProcessDefinition) -> ProcessDefinition:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Self
 
@@ -14,6 +14,7 @@ from api import models
 from schema.common import JSON, Ctx, InstanceStatus
 from schema.definitions import ProcessDefinition
 from schema.ids import encode_id
+from schema.loaded import from_loader
 from schema.users import User, load_user
 
 if TYPE_CHECKING:
@@ -49,9 +50,9 @@ class InstanceEvent:
 
 @strawberry.type(description="One entry of an instance's execution trace.")
 class HistoryEvent(InstanceEvent):
-    @strawberry.field(description="Who caused it, when a person did.")
-    async def actor(self, info: Ctx) -> User | None:
-        return await load_user(info, self.actor_id)
+    @strawberry.field(description="Who caused it, when a person did.", graphql_type=User | None)
+    def actor(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.actor_id)
 
 
 @strawberry.type(description="A running or finished run of a process definition.")
@@ -94,15 +95,16 @@ class ProcessInstance(relay.Node):
             return None
         return ProcessInstance.from_row(row)
 
-    @strawberry.field(description="The pinned definition version this instance runs.")
-    async def definition(self, info: Ctx) -> ProcessDefinition:
-        row = await info.context.loaders.definition.load(self.definition_id)
-        assert row is not None
-        return ProcessDefinition.from_row(row)
+    @strawberry.field(
+        description="The pinned definition version this instance runs.",
+        graphql_type=ProcessDefinition,
+    )
+    def definition(self, info: Ctx) -> ProcessDefinition | Awaitable[ProcessDefinition]:
+        return from_loader(info.context.loaders.definition, self.definition_id, _definition)
 
-    @strawberry.field(description="Who started it.")
-    async def started_by(self, info: Ctx) -> User | None:
-        return await load_user(info, self.started_by_id)
+    @strawberry.field(description="Who started it.", graphql_type=User | None)
+    def started_by(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.started_by_id)
 
     @strawberry.field(description="Every task of the instance, oldest first.")
     async def tasks(self, info: Ctx) -> list[Annotated[Task, strawberry.lazy("schema.tasks")]]:
@@ -140,6 +142,11 @@ class ProcessInstance(relay.Node):
         rows = await info.context.loaders.instance.load_many([uuid.UUID(i) for i in node_ids])
         visible = await info.context.services.instances.visible(principal, [r for r in rows if r])
         return [cls.from_row(r) if r and r.id in visible else None for r in rows]
+
+
+def _definition(row: models.ProcessDefinition | None) -> ProcessDefinition:
+    assert row is not None, "an instance's definition exists (foreign key)"
+    return ProcessDefinition.from_row(row)
 
 
 @strawberry.input(description="Narrows processInstances; conditions combine with AND.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 
 import strawberry
@@ -14,6 +14,7 @@ from api.services.inbox import TaskOrderField
 from api.services.task_access import may_see
 from schema.common import JSON, Ctx, TaskEventType, TaskStatus
 from schema.instances import ProcessInstance
+from schema.loaded import from_loader, many_from_loader
 from schema.users import User, load_user
 
 strawberry.enum(TaskOrderField, description="What the inbox can be sorted by.")
@@ -27,9 +28,9 @@ class TaskComment:
     message: str = strawberry.field(description="What was said.")
     created_at: datetime = strawberry.field(description="When.")
 
-    @strawberry.field(description="Who said it.")
-    async def author(self, info: Ctx) -> User | None:
-        return await load_user(info, self.author_id)
+    @strawberry.field(description="Who said it.", graphql_type=User | None)
+    def author(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.author_id)
 
     @classmethod
     def from_row(cls, row: models.TaskComment) -> TaskComment:
@@ -67,37 +68,50 @@ class Task(relay.Node):
         description="When it was completed or cancelled."
     )
 
-    @strawberry.field(description="Who holds the task.")
-    async def assignee(self, info: Ctx) -> User | None:
-        return await load_user(info, self.row.assignee_id)
+    @strawberry.field(description="Who holds the task.", graphql_type=User | None)
+    def assignee(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.row.assignee_id)
 
-    @strawberry.field(description="Who delegated the task and gets it back on resolve.")
-    async def owner(self, info: Ctx) -> User | None:
-        return await load_user(info, self.row.owner_id)
+    @strawberry.field(
+        description="Who delegated the task and gets it back on resolve.", graphql_type=User | None
+    )
+    def owner(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.row.owner_id)
 
-    @strawberry.field(description="Who completed it.")
-    async def completed_by(self, info: Ctx) -> User | None:
-        return await load_user(info, self.row.completed_by)
+    @strawberry.field(description="Who completed it.", graphql_type=User | None)
+    def completed_by(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.row.completed_by)
 
-    @strawberry.field(description="Users who may claim it, besides the candidate groups' members.")
-    async def candidate_users(self, info: Ctx) -> list[User]:
-        rows = await info.context.loaders.user.load_many(self.row.candidate_users)
-        return [User.from_row(r) for r in rows if r]
+    @strawberry.field(
+        description="Users who may claim it, besides the candidate groups' members.",
+        graphql_type=list[User],
+    )
+    def candidate_users(self, info: Ctx) -> list[User] | Awaitable[list[User]]:
+        return many_from_loader(
+            info.context.loaders.user,
+            self.row.candidate_users,
+            lambda rows: [User.from_row(r) for r in rows if r],
+        )
 
-    @strawberry.field(description="The process instance the task belongs to.")
-    async def instance(self, info: Ctx) -> ProcessInstance:
-        row = await info.context.loaders.instance.load(self.row.instance_id)
-        assert row is not None
-        return ProcessInstance.from_row(row)
+    @strawberry.field(
+        description="The process instance the task belongs to.", graphql_type=ProcessInstance
+    )
+    def instance(self, info: Ctx) -> ProcessInstance | Awaitable[ProcessInstance]:
+        return from_loader(info.context.loaders.instance, self.row.instance_id, _instance)
 
-    @strawberry.field(description="Remarks on the task, oldest first.")
-    async def comments(self, info: Ctx) -> list[TaskComment]:
-        rows = await info.context.loaders.comments_of_task.load(self.row.id)
-        return [TaskComment.from_row(r) for r in rows]
+    @strawberry.field(
+        description="Remarks on the task, oldest first.", graphql_type=list[TaskComment]
+    )
+    def comments(self, info: Ctx) -> list[TaskComment] | Awaitable[list[TaskComment]]:
+        return from_loader(
+            info.context.loaders.comments_of_task,
+            self.row.id,
+            lambda rows: [TaskComment.from_row(r) for r in rows],
+        )
 
-    @strawberry.field(description="How many remarks the task has.")
-    async def comment_count(self, info: Ctx) -> int:
-        return len(await info.context.loaders.comments_of_task.load(self.row.id))
+    @strawberry.field(description="How many remarks the task has.", graphql_type=int)
+    def comment_count(self, info: Ctx) -> int | Awaitable[int]:
+        return from_loader(info.context.loaders.comments_of_task, self.row.id, len)
 
     @classmethod
     def from_row(cls, row: models.Task) -> Task:
@@ -126,6 +140,11 @@ class Task(relay.Node):
         principal = info.context.require_user()
         rows = await info.context.services.tasks.by_ids([uuid.UUID(i) for i in node_ids])
         return [cls.from_row(r) if r and may_see(principal, r) else None for r in rows]
+
+
+def _instance(row: models.ProcessInstance | None) -> ProcessInstance:
+    assert row is not None, "a task's instance exists (foreign key)"
+    return ProcessInstance.from_row(row)
 
 
 @strawberry.input(

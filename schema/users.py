@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 
 import strawberry
@@ -11,6 +11,7 @@ from strawberry import relay
 
 from api import models
 from schema.common import Ctx
+from schema.loaded import from_loader
 
 
 @strawberry.type(description="A group of users; tasks name groups as candidates.")
@@ -62,10 +63,14 @@ class User(relay.Node):
         return [cls.from_row(r) if r else None for r in rows]
 
 
-async def load_user(info: Ctx, user_id: uuid.UUID | None) -> User | None:
+def load_user(info: Ctx, user_id: uuid.UUID | None) -> User | Awaitable[User | None] | None:
+    """The user with this id, at once when a page loaded it already (schema/loaded.py)."""
     if user_id is None:
         return None
-    row = await info.context.loaders.user.load(user_id)
+    return from_loader(info.context.loaders.user, user_id, _user_or_none)
+
+
+def _user_or_none(row: models.User | None) -> User | None:
     return User.from_row(row) if row else None
 
 

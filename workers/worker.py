@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from api.db import SessionMaker
 from api.events import EventBus
+from api.heap import freeze_startup_objects
 from api.settings import Settings
 from workers import workflow
 from workers.actions import Action
@@ -50,7 +51,7 @@ def build_worker(
 ) -> Worker:
     cache_bytecode(workflow)
     activities = ProcessActivities(sessions, bus, actions)
-    return Worker(
+    worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[ProcessWorkflow],
@@ -62,3 +63,5 @@ def build_worker(
         workflow_runner=workflow_runner(),
         max_cached_workflows=settings.worker_cached_workflows,
     )
+    freeze_startup_objects()
+    return worker
