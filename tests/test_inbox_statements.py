@@ -75,3 +75,37 @@ async def test_an_inbox_page_costs_the_same_statements_for_5_and_100_tasks(
             counts[first] = len(statements)
         # The page, instances with definitions, people, comments, ...
         assert counts[5] == counts[100] <= most, counts
+
+
+# The same selection through a named fragment and an inline one: the page still loads
+# the relations ahead (schema/loaded.py reads fragments too) and answers alike.
+WITH_FRAGMENTS = """
+fragment Who on User { username }
+query($first: Int) { tasks(first: $first) { edges { node {
+  id name status priority dueAt candidateGroups
+  ... on Task { commentCount assignee { ...Who } }
+  instance { businessKey definition { key name } }
+} } } }"""
+
+
+async def test_relations_selected_through_fragments_are_loaded_ahead_too(
+    client: GraphQLClient, users: UserService, unique: str
+) -> None:
+    group = f"g-{unique}"
+    worker = await make_user(users, groups=[group])
+    as_worker = await client.login(worker.username)
+    key = (await deploy(as_worker, one_task(group=group)))["key"]
+    started = [await start(as_worker, key, business_key=f"BK-{i}") for i in range(30)]
+    for s in started[::2]:
+        task_id = s["tasks"][0]["id"]
+        await as_worker.execute("mutation($id: ID!) { claimTask(id: $id) { id } }", {"id": task_id})
+
+    plain = await as_worker.execute(INBOX, {"first": 30})
+    counts = {}
+    for first in (5, 30):
+        with counting_statements() as statements:
+            fragments = await as_worker.execute(WITH_FRAGMENTS, {"first": first})
+        counts[first] = len(statements)
+    assert fragments == plain
+    assert {e["node"]["assignee"] is None for e in plain["tasks"]["edges"]} == {True, False}
+    assert counts[5] == counts[30] <= 4, counts
