@@ -39,6 +39,7 @@ class Loaders:
     tasks_of_instance: DataLoader[uuid.UUID, list[Task]]
     history_of_instance: DataLoader[uuid.UUID, list[HistoryEvent]]
     comments_of_task: DataLoader[uuid.UUID, list[TaskComment]]
+    comment_count: DataLoader[uuid.UUID, int]
     definition_spec: DataLoader[uuid.UUID, dict[str, Any]]
 
 
@@ -101,6 +102,10 @@ def build_loaders(
         grouped = await tasks.comments_of(list(ids))
         return [grouped[i] for i in ids]
 
+    async def comment_counts(ids: Sequence[uuid.UUID]) -> list[int]:
+        counted = await tasks.comment_counts(list(ids))
+        return [counted.get(i, 0) for i in ids]
+
     async def specs(ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
         async with sessions() as session:
             rows = await session.exec(
@@ -123,5 +128,6 @@ def build_loaders(
         tasks_of_instance=DataLoader(tasks_by_instance),
         history_of_instance=DataLoader(history_by_instance),
         comments_of_task=DataLoader(comments_by_task),
+        comment_count=DataLoader(comment_counts),
         definition_spec=DataLoader(specs),
     )

@@ -100,8 +100,10 @@ async def _load_ahead(info: Ctx, tasks: list[models.Task]) -> None:
     if "instance" in wanted:
         # Instances come with their definitions (the instance loader primes those).
         batches.append(loaders.instance.load_many([task.instance_id for task in tasks]))
-    if wanted & {"comments", "commentCount"}:
+    if "comments" in wanted:
         batches.append(loaders.comments_of_task.load_many([task.id for task in tasks]))
+    if "commentCount" in wanted:
+        batches.append(loaders.comment_count.load_many([task.id for task in tasks]))
     await asyncio.gather(*batches)
 
 

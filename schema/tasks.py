@@ -111,7 +111,7 @@ class Task(relay.Node):
 
     @strawberry.field(description="How many remarks the task has.", graphql_type=int)
     def comment_count(self, info: Ctx) -> int | Awaitable[int]:
-        return from_loader(info.context.loaders.comments_of_task, self.row.id, len)
+        return from_loader(info.context.loaders.comment_count, self.row.id, int)
 
     @classmethod
     def from_row(cls, row: models.Task) -> Task:

@@ -148,6 +148,17 @@ class TaskService:
             )
             return group_by(task_ids, rows, lambda comment: comment.task_id)
 
+    async def comment_counts(self, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """How many comments each task has, counted in PostgreSQL: an inbox shows the
+        number, and loading every comment to count it grew with the conversation."""
+        async with self._reads() as session:
+            rows = await session.exec(
+                select(col(TaskComment.task_id), sa.func.count())
+                .where(col(TaskComment.task_id).in_(task_ids))
+                .group_by(col(TaskComment.task_id))
+            )
+            return {task_id: count for task_id, count in rows}
+
     async def claim(self, principal: Principal, task_id: uuid.UUID) -> Task:
         def claimable(principal: Principal, task: Task) -> None:
             if not (is_candidate(principal, task) or principal.is_admin):
