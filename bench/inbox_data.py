@@ -22,6 +22,12 @@ INBOX_QUERY = """query($first: Int) { tasks(first: $first) { edges { cursor node
   instance { id businessKey status startedAt definition { id key name version } }
 } } pageInfo { hasNextPage endCursor } } }"""
 
+# The same page with the task's own scalar columns only: no relation, no nested object.
+# Not a comparison side: it shows what GraphQL execution costs by itself for 50 rows.
+SCALARS_QUERY = """query($first: Int) { tasks(first: $first) { edges { cursor node {
+  id name status priority dueAt createdAt candidateGroups
+} } pageInfo { hasNextPage endCursor } } }"""
+
 MY_GROUP = "bench-team"
 MINE = 60  # open tasks in my inbox: a third assigned to me, the rest claimable via my group
 OTHER_USERS = 100
@@ -116,8 +122,10 @@ def normalized(page: dict[str, Any]) -> list[tuple[Any, ...]]:
     return out
 
 
-async def graphql_page(connection: Connection, first: int) -> dict[str, Any]:
-    data: dict[str, Any] = await connection.graphql(INBOX_QUERY, {"first": first})
+async def graphql_page(
+    connection: Connection, first: int, query: str = INBOX_QUERY
+) -> dict[str, Any]:
+    data: dict[str, Any] = await connection.graphql(query, {"first": first})
     return data
 
 
@@ -127,9 +135,16 @@ async def raw_page(connection: Connection, first: int) -> dict[str, Any]:
 
 
 async def measure_pair(
-    graphql: Connection, raw: Connection, *, first: int, warmup: int, requests: int
+    graphql: Connection,
+    raw: Connection,
+    *,
+    first: int,
+    warmup: int,
+    requests: int,
+    reference: list[float] | None = None,
 ) -> tuple[list[float], list[float]]:
-    """Interleaved: one GraphQL page, one raw page, and so on, so that drift hits both sides."""
+    """Interleaved: one GraphQL page, one raw page, and so on, so that drift hits both sides.
+    With `reference`, a scalars-only GraphQL page is timed in the same rounds into it."""
     a = await graphql_page(graphql, first)
     b = await raw_page(raw, first)
     if normalized(a) != normalized(b):
@@ -150,4 +165,8 @@ async def measure_pair(
             else:
                 await raw_page(raw, first)
                 theirs.append(time.perf_counter() - started)
+        if reference is not None:
+            started = time.perf_counter()
+            await graphql_page(graphql, first, SCALARS_QUERY)
+            reference.append(time.perf_counter() - started)
     return ours, theirs
