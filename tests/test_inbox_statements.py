@@ -48,15 +48,22 @@ def counting_statements() -> Iterator[list[str]]:
         event.remove(Engine, "before_cursor_execute", record)
 
 
-async def test_an_inbox_page_costs_the_same_statements_for_5_and_100_tasks(
-    client: GraphQLClient, users: UserService, unique: str
-) -> None:
+async def _inbox_of(
+    client: GraphQLClient, users: UserService, unique: str, tasks: int
+) -> tuple[GraphQLClient, list[str]]:
+    """A worker whose inbox holds `tasks` tasks of as many instances, and their ids."""
     group = f"g-{unique}"
     worker = await make_user(users, groups=[group])
     as_worker = await client.login(worker.username)
     key = (await deploy(as_worker, one_task(group=group)))["key"]
-    started = [await start(as_worker, key, business_key=f"BK-{i}") for i in range(100)]
-    task_ids = [s["tasks"][0]["id"] for s in started]
+    started = [await start(as_worker, key, business_key=f"BK-{i}") for i in range(tasks)]
+    return as_worker, [s["tasks"][0]["id"] for s in started]
+
+
+async def test_an_inbox_page_costs_the_same_statements_for_5_and_100_tasks(
+    client: GraphQLClient, users: UserService, unique: str
+) -> None:
+    as_worker, task_ids = await _inbox_of(client, users, unique, 100)
     # Some held, some commented, so that every relation has rows to load.
     for task_id in task_ids[::3]:
         await as_worker.execute("mutation($id: ID!) { claimTask(id: $id) { id } }", {"id": task_id})
@@ -91,13 +98,8 @@ query($first: Int) { tasks(first: $first) { edges { node {
 async def test_relations_selected_through_fragments_are_loaded_ahead_too(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    worker = await make_user(users, groups=[group])
-    as_worker = await client.login(worker.username)
-    key = (await deploy(as_worker, one_task(group=group)))["key"]
-    started = [await start(as_worker, key, business_key=f"BK-{i}") for i in range(30)]
-    for s in started[::2]:
-        task_id = s["tasks"][0]["id"]
+    as_worker, task_ids = await _inbox_of(client, users, unique, 30)
+    for task_id in task_ids[::2]:
         await as_worker.execute("mutation($id: ID!) { claimTask(id: $id) { id } }", {"id": task_id})
 
     plain = await as_worker.execute(INBOX, {"first": 30})

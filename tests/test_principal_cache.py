@@ -13,43 +13,43 @@ from api.settings import Settings
 from tests.conftest import make_user
 
 
+async def _outsider(users: UserService, service: UserService) -> tuple[str, uuid.UUID]:
+    """A new group and a new user outside it, whom `service` has seen as such."""
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    await users.create_group(group)
+    user = await make_user(users)
+    assert group not in (await service.principal(user.id)).groups
+    return group, user.id
+
+
 async def test_membership_changed_through_the_service_shows_at_once(
     settings: Settings, sessions: SessionMaker, users: UserService
 ) -> None:
     cached = UserService(sessions, TokenIssuer(settings), principal_ttl=60)
-    group = f"g-{uuid.uuid4().hex[:8]}"
-    await users.create_group(group)
-    user = await make_user(users)
-    assert group not in (await cached.principal(user.id)).groups
+    group, user_id = await _outsider(users, cached)
 
-    await cached.set_membership(group, user.id, True)
-    assert group in (await cached.principal(user.id)).groups
-    await cached.set_membership(group, user.id, False)
-    assert group not in (await cached.principal(user.id)).groups
+    await cached.set_membership(group, user_id, True)
+    assert group in (await cached.principal(user_id)).groups
+    await cached.set_membership(group, user_id, False)
+    assert group not in (await cached.principal(user_id)).groups
 
 
 async def test_membership_changed_elsewhere_shows_once_the_entry_expires(
     settings: Settings, sessions: SessionMaker, users: UserService
 ) -> None:
     cached = UserService(sessions, TokenIssuer(settings), principal_ttl=0.3)
-    group = f"g-{uuid.uuid4().hex[:8]}"
-    await users.create_group(group)
-    user = await make_user(users)
-    assert group not in (await cached.principal(user.id)).groups
+    group, user_id = await _outsider(users, cached)
 
-    await users.set_membership(group, user.id, True)  # another process, as it were
-    assert group not in (await cached.principal(user.id)).groups  # still the kept answer
+    await users.set_membership(group, user_id, True)  # another process, as it were
+    assert group not in (await cached.principal(user_id)).groups  # still the kept answer
     await asyncio.sleep(0.4)
-    assert group in (await cached.principal(user.id)).groups
+    assert group in (await cached.principal(user_id)).groups
 
 
 async def test_without_a_ttl_every_call_reads_the_database(
     settings: Settings, sessions: SessionMaker, users: UserService
 ) -> None:
     uncached = UserService(sessions, TokenIssuer(settings))
-    group = f"g-{uuid.uuid4().hex[:8]}"
-    await users.create_group(group)
-    user = await make_user(users)
-    assert group not in (await uncached.principal(user.id)).groups
-    await users.set_membership(group, user.id, True)
-    assert group in (await uncached.principal(user.id)).groups
+    group, user_id = await _outsider(users, uncached)
+    await users.set_membership(group, user_id, True)
+    assert group in (await uncached.principal(user_id)).groups
