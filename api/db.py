@@ -39,8 +39,8 @@ def engine_of(sessions: SessionMaker) -> AsyncEngine:
 def reading(sessions: SessionMaker) -> SessionMaker:
     """Sessions for reads that need no snapshot shared by several statements: outside a
     transaction a read costs its statement alone, where the asyncpg driver would add a
-    BEGIN and a ROLLBACK round trip. Never write through them: each statement commits
-    on its own."""
+    BEGIN and a ROLLBACK round trip. Each statement commits on its own: a write through
+    them must be one statement, atomic by itself (as completeTask's is)."""
     return async_sessionmaker(
         engine_of(sessions).execution_options(isolation_level="AUTOCOMMIT"),
         class_=AsyncSession,

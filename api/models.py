@@ -296,3 +296,11 @@ def overlaps(column: Any, values: Iterable[str]) -> sa.ColumnElement[bool]:
     if not items:
         return sa.false()
     return col(column).op("&&", return_type=sa.Boolean)(sa.cast(items, pg.ARRAY(sa.String(150))))
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """A model's table, for Core statements where ORM objects are not wanted (SQLModel
+    leaves `__table__` untyped)."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table

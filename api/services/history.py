@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.db import SessionMaker, reading
 from api.events import Notice
 from api.grouping import group_by
-from api.models import HistoryEvent, ProcessInstance
+from api.models import HistoryEvent, ProcessInstance, table_of
 from engine.enums import HistoryEventType
 
-_INSERT_EVENTS = insert(HistoryEvent.metadata.tables["history_events"])
+_INSERT_EVENTS = insert(table_of(HistoryEvent))
 
 
 @dataclass(frozen=True)

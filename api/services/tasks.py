@@ -36,6 +36,7 @@ from api.models import (
     Task,
     TaskComment,
     User,
+    table_of,
 )
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.task_access import is_candidate, may_see, may_work
@@ -77,11 +78,15 @@ def _workable(principal: Principal, task: Task) -> None:
         raise Forbidden("this task is assigned to someone else")
 
 
+# The outbox row's values besides its task id, taken from the PendingCompletion.
+_OUTBOX_VALUES = ("instance_id", "actor_id", "variables", "previous_status")
+
+
 def _win_completion() -> sa.Insert:
     """open -> COMPLETING where the version still matches, and the outbox row of the
     completion, in one statement; returns the task id when this caller won."""
-    tasks = Task.metadata.tables["tasks"]
-    outbox = PendingCompletion.metadata.tables["pending_completions"]
+    tasks = table_of(Task)
+    outbox = table_of(PendingCompletion)
     won = (
         sa.update(tasks)
         .where(
@@ -92,16 +97,18 @@ def _win_completion() -> sa.Insert:
         .returning(tasks.c.id)
         .cte("won")
     )
-    columns = ("instance_id", "actor_id", "variables", "previous_status")
     return (
         sa.insert(outbox)
         .from_select(
-            ["task_id", *columns],
+            ["task_id", *_OUTBOX_VALUES],
             sa.select(
                 won.c.id,
                 # Not named after the columns: parameters named so would be taken as
                 # the INSERT's own VALUES.
-                *(sa.bindparam(f"won_{name}", type_=outbox.c[name].type) for name in columns),
+                *(
+                    sa.bindparam(f"won_{name}", type_=outbox.c[name].type)
+                    for name in _OUTBOX_VALUES
+                ),
             ),
         )
         .returning(outbox.c.task_id)
@@ -368,10 +375,7 @@ class TaskService:
                 params={
                     "won_id": task.id,
                     "won_version": task.version,
-                    "won_instance_id": task.instance_id,
-                    "won_actor_id": principal.id,
-                    "won_variables": variables,
-                    "won_previous_status": task.status,
+                    **{f"won_{name}": getattr(pending, name) for name in _OUTBOX_VALUES},
                 },
             )
             if won.first() is None:

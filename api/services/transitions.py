@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.db import SessionMaker, engine_of
 from api.events import Notice
-from api.models import PendingCompletion, ProcessInstance, Task, User
+from api.models import PendingCompletion, ProcessInstance, Task, User, table_of
 from api.services.history import NewEvent, TaskPeople, insert_events, task_audience
 from engine.enums import InstanceStatus, TaskStatus
 from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
@@ -21,10 +21,10 @@ from engine.messages import TransitionRecord
 
 # The worker's statements are Core, on the tables: the ORM's unit of work and bulk
 # bookkeeping cost more CPU than the statements themselves, and nothing here needs objects.
-_INSTANCES = ProcessInstance.metadata.tables["process_instances"]
-_TASKS = Task.metadata.tables["tasks"]
-_USERS = User.metadata.tables["users"]
-_OUTBOX = PendingCompletion.metadata.tables["pending_completions"]
+_INSTANCES = table_of(ProcessInstance)
+_TASKS = table_of(Task)
+_USERS = table_of(User)
+_OUTBOX = table_of(PendingCompletion)
 _PEOPLE = (_TASKS.c.id, _TASKS.c.assignee_id, _TASKS.c.candidate_users, _TASKS.c.candidate_groups)
 
 FINAL_STATUSES = frozenset(
