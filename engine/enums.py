@@ -16,6 +16,12 @@ class InstanceStatus(StrEnum):
     INCIDENT = "INCIDENT"
 
 
+# An instance in one of these still takes events; the others are ended.
+OPEN_INSTANCE_STATUSES = frozenset(
+    {InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.INCIDENT}
+)
+
+
 class TaskStatus(StrEnum):
     CREATED = "CREATED"
     CLAIMED = "CLAIMED"

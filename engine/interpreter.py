@@ -45,7 +45,7 @@ from engine.commands import (
     Transition,
 )
 from engine.definition import Definition
-from engine.enums import HistoryEventType, InstanceStatus
+from engine.enums import OPEN_INSTANCE_STATUSES, HistoryEventType, InstanceStatus
 from engine.events import (
     DEFERRABLE,
     Cancel,
@@ -108,8 +108,6 @@ __all__ = [
     "rejection",
     "start",
 ]
-
-_OPEN = frozenset({InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.INCIDENT})
 
 
 class InvalidEvent(Exception):
@@ -210,7 +208,7 @@ def rejection(state: InstanceState, event: Event) -> str | None:
                 return f"instance is {state.status}, not SUSPENDED"
             return None
         case Cancel() | SetVariables():
-            if state.status not in _OPEN:
+            if state.status not in OPEN_INSTANCE_STATUSES:
                 return f"instance is {state.status}, it has ended"
             return None
         case TimerFired() | ServiceCompleted() | ServiceFailed() | ChildCompleted() | ChildFailed():
@@ -224,7 +222,7 @@ def _running_work(
     event: TimerFired | ServiceCompleted | ServiceFailed | ChildCompleted | ChildFailed,
 ) -> bool:
     """Whether the report is about a timer, job or child the instance still waits for."""
-    if state.status not in _OPEN:
+    if state.status not in OPEN_INSTANCE_STATUSES:
         return False
     match event:
         case TimerFired():

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
     )
     from engine.definition import Definition
-    from engine.enums import InstanceStatus
+    from engine.enums import OPEN_INSTANCE_STATUSES, InstanceStatus
     from engine.events import (
         Cancel,
         ChildCompleted,
@@ -75,7 +75,6 @@ _WRITE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
 _ACTION_TIMEOUT = timedelta(minutes=5)
-_OPEN = frozenset({InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.INCIDENT})
 
 # Changes to what the workflow does, guarded so that histories recorded before them replay
 # as they ran (tests/test_replay.py).
@@ -114,7 +113,10 @@ class ProcessWorkflow:
             )
         try:
             await workflow.wait_condition(
-                lambda: self._current.status not in _OPEN and workflow.all_handlers_finished()
+                lambda: (
+                    self._current.status not in OPEN_INSTANCE_STATUSES
+                    and workflow.all_handlers_finished()
+                )
             )
         except asyncio.CancelledError:
             # Temporal cancellation (a parent's call activity was cancelled, or a client
