@@ -1,27 +1,38 @@
 """Stopping what a token waits for, when its node is left early: an interrupting
 boundary event, or the instance being cancelled."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from engine.commands import CancelChild, CancelService, CancelTimer, CloseTask
 from engine.enums import HistoryEventType, TaskStatus
-from engine.state import Token
+from engine.state import TimerWait, Token, Wait
 
 if TYPE_CHECKING:
     from engine.run import Run
 
+W = TypeVar("W", Wait, TimerWait)
+
 
 def cancel_timers(run: "Run", token: Token) -> None:
     """Stop the timers the token holds: those of its task's boundary events."""
-    for timer_id, timer in list(run.state.timers.items()):
-        if timer.token_id == token.id:
-            del run.state.timers[timer_id]
-            run.emit(CancelTimer(timer_id=timer_id))
-            run.history(
-                HistoryEventType.TIMER_CANCELLED,
-                node_id=timer.node_id,
-                data={"timer_id": timer_id},
-            )
+    _stop(run, token, run.state.timers, "timer_id", CancelTimer, HistoryEventType.TIMER_CANCELLED)
+
+
+def _stop(
+    run: "Run",
+    token: Token,
+    waits: dict[str, W],
+    key: Literal["timer_id", "job_id", "child_id"],
+    command: type[CancelTimer | CancelService | CancelChild],
+    history: HistoryEventType,
+) -> None:
+    """Forget the waits of `waits` the token holds and cancel their work; `key` names the
+    work's id in the command and in the history's data alike."""
+    for work_id, wait in list(waits.items()):
+        if wait.token_id == token.id:
+            del waits[work_id]
+            run.emit(command(**{key: work_id}))
+            run.history(history, node_id=wait.node_id, data={key: work_id})
 
 
 def cancel_task(run: "Run", task_id: str, actor: str | None = None) -> None:
@@ -40,21 +51,7 @@ def cancel_waits(run: "Run", token: Token, actor: str | None = None) -> None:
         if holder == token.id:
             cancel_task(run, task_id, actor)
     run.state.loops.pop(token.id, None)
-    for job_id, job in list(run.state.jobs.items()):
-        if job.token_id == token.id:
-            del run.state.jobs[job_id]
-            run.emit(CancelService(job_id=job_id))
-            run.history(
-                HistoryEventType.SERVICE_CANCELLED, node_id=job.node_id, data={"job_id": job_id}
-            )
-    for child_id, child in list(run.state.children.items()):
-        if child.token_id == token.id:
-            del run.state.children[child_id]
-            run.emit(CancelChild(child_id=child_id))
-            run.history(
-                HistoryEventType.CHILD_CANCELLED,
-                node_id=child.node_id,
-                data={"child_id": child_id},
-            )
+    _stop(run, token, run.state.jobs, "job_id", CancelService, HistoryEventType.SERVICE_CANCELLED)
+    _stop(run, token, run.state.children, "child_id", CancelChild, HistoryEventType.CHILD_CANCELLED)
     run.state.messages.pop(token.id, None)
     cancel_timers(run, token)
