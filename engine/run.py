@@ -11,7 +11,14 @@ from uuid import UUID, uuid5
 from engine.commands import AppendHistory, Command, RaiseIncident, Transition
 from engine.definition import Definition, Flow
 from engine.enums import HistoryEventType, InstanceStatus
-from engine.expressions import ExpressionError, evaluate, plain, resolve, resolve_nested
+from engine.expressions import (
+    ExpressionError,
+    evaluate,
+    is_expression,
+    plain,
+    resolve,
+    resolve_nested,
+)
 from engine.failures import Failure
 from engine.nodes import enter
 from engine.nodes.gateways import fire_inclusive_join
@@ -104,6 +111,9 @@ class Run:
         return values
 
     def resolve(self, field: str, value: Any, local: Mapping[str, Any] | None = None) -> Any:
+        if not is_expression(value):
+            # Most fields are literals: no need to copy every variable into a context.
+            return value
         try:
             return resolve(value, self.context(local))
         except ExpressionError as error:
