@@ -16,8 +16,9 @@ from api.auth.principal import Principal
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, NotFound
 from api.jsonschemas import validation_errors
-from api.models import ProcessDefinition, ProcessInstance, Task, overlaps
+from api.models import ProcessDefinition, ProcessInstance, Task
 from api.services.definitions import DefinitionService, parsed
+from api.services.task_access import visible_sql
 from api.settings import Settings
 from engine.enums import InstanceStatus
 from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
@@ -123,7 +124,7 @@ class InstanceService:
         if not principal.is_admin:
             involved = (
                 select(Task.instance_id)
-                .where(col(Task.instance_id) == col(ProcessInstance.id), _involved(principal))
+                .where(col(Task.instance_id) == col(ProcessInstance.id), visible_sql(principal))
                 .exists()
             )
             query = query.where(sa.or_(col(ProcessInstance.started_by) == principal.id, involved))
@@ -158,7 +159,7 @@ class InstanceService:
         others = [r.id for r in rows if r.id not in mine]
         if not others:
             return mine
-        involved = _involved(principal)
+        involved = visible_sql(principal)
         async with self._reads() as session:
             found = await session.exec(
                 select(Task.instance_id)
@@ -170,14 +171,3 @@ class InstanceService:
 
 def _describe(errors: list[dict[str, str]]) -> str:
     return "invalid variables: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-
-
-def _involved(principal: Principal) -> sa.ColumnElement[bool]:
-    """A task the caller holds, held, or may claim: what makes its instance theirs to see."""
-    return sa.or_(
-        col(Task.assignee_id) == principal.id,
-        col(Task.completed_by) == principal.id,
-        col(Task.owner_id) == principal.id,
-        col(Task.candidate_users).contains([principal.id]),
-        overlaps(Task.candidate_groups, principal.groups),
-    )
