@@ -15,7 +15,7 @@ from api.services.event_log import LogPosition
 from api.services.inbox import TaskOrder as Order
 from api.services.inbox import TaskQuery
 from engine.enums import TaskEventType
-from schema.common import JSON, Ctx, page_size
+from schema.common import JSON, Ctx, build_connection, page_size
 from schema.ids import decode_id
 from schema.loaded import selected
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent, TaskFilter, TaskOrder
@@ -66,17 +66,13 @@ async def tasks(
     rows = await info.context.services.inbox.page(
         principal, _query(filter), order=order, after=after, limit=limit + 1
     )
-    page = rows[:limit]
-    await _load_ahead(info, [task for task, _ in page])
-    edges = [relay.Edge(node=Task.from_row(task), cursor=cursor) for task, cursor in page]
-    return relay.Connection(
-        edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=len(rows) > limit,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+    await _load_ahead(info, [task for task, _ in rows[:limit]])
+    return build_connection(
+        rows,
+        limit,
+        lambda row: Task.from_row(row[0]),
+        lambda row: row[1],
+        has_previous=after is not None,
     )
 
 
