@@ -43,15 +43,6 @@ class Notice:
             {"instance_id": str(self.instance_id), "seq": self.seq, "type": self.type.value}
         )
 
-    @classmethod
-    def decode(cls, raw: bytes) -> Notice:
-        doc = orjson.loads(raw)
-        return cls(
-            instance_id=uuid.UUID(doc["instance_id"]),
-            seq=doc["seq"],
-            type=HistoryEventType(doc["type"]),
-        )
-
 
 async def connect_redis(url: str) -> Redis:
     """A Redis client that has answered once. Connecting at start-up also loads the modules
@@ -128,13 +119,11 @@ class Doorbell:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def wait(self, within: float) -> bool:
-        """True when it rang within `within` seconds (then it is quiet again)."""
+    async def wait(self, within: float) -> None:
+        """Until it rings, or `within` seconds at the most (then it is quiet again)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._rang.wait(), within)
-        rang = self._rang.is_set()
         self._rang.clear()
-        return rang
 
     async def _listen(self) -> None:
         backoff = 0.1
