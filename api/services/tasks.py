@@ -38,6 +38,7 @@ from api.models import (
     User,
     table_of,
 )
+from api.services.definitions import PRIORITY_MAX, PRIORITY_MIN
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.task_access import is_candidate, may_see, may_work
 from engine.enums import HistoryEventType, TaskStatus
@@ -267,8 +268,10 @@ class TaskService:
         )
 
     async def set_priority(self, principal: Principal, task_id: uuid.UUID, priority: int) -> Task:
-        if not 0 <= priority <= 100:
-            raise BadUserInput("priority must be between 0 and 100", field="priority")
+        if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            raise BadUserInput(
+                f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX}", field="priority"
+            )
         return await self._change(
             principal,
             task_id,
