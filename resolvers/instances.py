@@ -12,7 +12,7 @@ from strawberry import relay
 from api import models
 from api.auth.principal import Principal
 from api.cursors import decode_cursor, encode_cursor
-from api.errors import BadUserInput, Forbidden
+from api.errors import BadUserInput
 from api.services.instance_control import InstanceControl
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.ids import decode_id
@@ -38,12 +38,9 @@ async def process_instance(info: Ctx, id: strawberry.ID) -> ProcessInstance:
 
 
 async def _readable(info: Ctx, id: strawberry.ID) -> models.ProcessInstance:
-    principal = info.context.require_user()
-    instances = info.context.services.instances
-    row = await instances.get(decode_id(id, "ProcessInstance"))
-    if row.id not in await instances.visible(principal, [row]):
-        raise Forbidden("this process instance is not yours to see")
-    return row
+    return await info.context.services.instances.readable(
+        info.context.require_user(), decode_id(id, "ProcessInstance")
+    )
 
 
 async def instance_events(

@@ -131,9 +131,7 @@ class InstanceControl:
 
     async def live_state(self, principal: Principal, instance_id: uuid.UUID) -> dict[str, Any]:
         """What the workflow holds now: active nodes, timers, tasks, work under way."""
-        row = await self._instances.get(instance_id)
-        if row.id not in await self._instances.visible(principal, [row]):
-            raise Forbidden("this process instance is not yours to see")
+        row = await self._instances.readable(principal, instance_id)
         if row.status in FINAL_STATUSES:
             return ended_live_state(row.status)
         handle = self._temporal.get_workflow_handle(workflow_id(str(instance_id)))
@@ -149,9 +147,7 @@ class InstanceControl:
         readers_may: bool = False,
     ) -> ProcessInstance:
         if readers_may:
-            row = await self._instances.get(instance_id)
-            if row.id not in await self._instances.visible(principal, [row]):
-                raise Forbidden("this process instance is not yours to see")
+            row = await self._instances.readable(principal, instance_id)
         else:
             row = await self._controllable(principal, instance_id)
         if row.status in FINAL_STATUSES:

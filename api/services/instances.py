@@ -14,7 +14,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, Conflict, NotFound
+from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.jsonschemas import validation_errors
 from api.models import ProcessDefinition, ProcessInstance, Task
 from api.services.definitions import DefinitionService, parsed
@@ -93,6 +93,13 @@ class InstanceService:
             row = await session.get(ProcessInstance, instance_id)
         if row is None:
             raise NotFound("no such process instance")
+        return row
+
+    async def readable(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
+        """The instance, when the caller may read it."""
+        row = await self.get(instance_id)
+        if row.id not in await self.visible(principal, [row]):
+            raise Forbidden("this process instance is not yours to see")
         return row
 
     async def with_definitions(
