@@ -9,6 +9,18 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from api.errors import BadUserInput
+
+
+def variables_given(variables: Any) -> dict[str, Any]:
+    """Variables as a caller sent them: none is no variables, and anything but a JSON
+    object is refused."""
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise BadUserInput("variables must be a JSON object", field="variables")
+    return variables
+
 
 def schema_problem(schema: dict[str, Any]) -> str | None:
     """Why `schema` is not a valid JSON Schema, or None."""

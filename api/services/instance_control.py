@@ -21,6 +21,7 @@ from api.auth.principal import Principal
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
+from api.jsonschemas import variables_given
 from api.models import OPEN_TASK_STATUSES, PendingCompletion, ProcessInstance, Task
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.instances import InstanceService
@@ -78,9 +79,7 @@ class InstanceControl:
         for it; refused (never dropped) when it does not wait for it."""
         if (instance_id is None) == (business_key is None):
             raise BadUserInput("give exactly one of instanceId or businessKey")
-        if variables is not None and not isinstance(variables, dict):
-            raise BadUserInput("variables must be a JSON object", field="variables")
-        event = {"kind": "message_received", "name": name, "variables": variables or {}}
+        event = {"kind": "message_received", "name": name, "variables": variables_given(variables)}
         if instance_id is not None:
             return await self._send(principal, instance_id, event, readers_may=True)
         # A business key may name a parent and the children its call activities started

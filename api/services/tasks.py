@@ -28,7 +28,7 @@ from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
 from api.grouping import group_by
-from api.jsonschemas import validation_errors
+from api.jsonschemas import validation_errors, variables_given
 from api.models import (
     OPEN_TASK_STATUSES,
     DelegationState,
@@ -246,7 +246,7 @@ class TaskService:
 
     async def resolve(self, principal: Principal, task_id: uuid.UUID, variables: Any) -> Task:
         """The delegate is done: the owner gets the task back with the delegate's variables."""
-        values = _variables(variables)
+        values = variables_given(variables)
 
         def delegated_to_caller(principal: Principal, task: Task) -> None:
             if task.delegation != DelegationState.PENDING:
@@ -341,7 +341,7 @@ class TaskService:
         The winner is decided in PostgreSQL (open -> COMPLETING, where status and version
         still match) and committed with an outbox row; only then is the Temporal update
         sent, keyed by the task id, and awaited so the caller reads its own write."""
-        given = _variables(variables)
+        given = variables_given(variables)
         async with self._reads() as session:
             task = await self._visible(session, principal, task_id)
         # Closed first: whoever completed a task became its assignee, and a candidate
@@ -516,14 +516,6 @@ class TaskService:
         if not may_see(principal, task):
             raise Forbidden("this task is not yours to see")
         return task
-
-
-def _variables(variables: Any) -> dict[str, Any]:
-    if variables is None:
-        return {}
-    if not isinstance(variables, dict):
-        raise BadUserInput("variables must be a JSON object", field="variables")
-    return variables
 
 
 def _cause(exc: WorkflowUpdateFailedError) -> str:
