@@ -11,6 +11,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.auth.tokens import TokenIssuer
+from api.backup import BackupError, prepare_restore, take_base_backup
 from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
 from api.events import EventBus, connect_redis
@@ -181,7 +183,35 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     add.add_argument("--group", action="append", default=[], help="a group key; repeatable")
     add.add_argument("--admin", action="store_true", help="give the admin role")
+    backup = commands.add_parser(
+        "backup", help="take a base backup of the database server with pg_basebackup"
+    )
+    backup.add_argument("--to", type=Path, required=True, help="the folder of base backups")
+    backup.add_argument("--pg-bin", type=Path, help="PostgreSQL's client tools (default: PATH)")
+    restore = commands.add_parser(
+        "restore", help="lay out a new data directory that recovers to a point in time"
+    )
+    restore.add_argument("--from", dest="backups", type=Path, required=True, help="base backups")
+    restore.add_argument("--wal-archive", type=Path, required=True, help="the archived WAL")
+    restore.add_argument("--data-dir", type=Path, required=True, help="a new, empty folder")
+    restore.add_argument(
+        "--target-time",
+        type=datetime.fromisoformat,
+        help="ISO 8601 with a time zone; default: all the archived WAL",
+    )
     return root
+
+
+def backup_or_restore(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        if args.command == "backup":
+            taken = take_base_backup(settings.database_url, args.to, bin_dir=args.pg_bin)
+            print(f"base backup {taken.path} (restores to any moment after {taken.finished_at})")
+            return
+        used = prepare_restore(args.backups, args.wal_archive, args.data_dir, args.target_time)
+        print(f"{args.data_dir} holds {used.path.name}; start PostgreSQL on it to recover")
+    except BackupError as error:
+        sys.exit(f"flowdesk {args.command}: {error}")
 
 
 async def until_stopped(work: Coroutine[Any, Any, None]) -> None:
@@ -214,4 +244,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                 asyncio.run(run_dev(settings))
         case "user":
             asyncio.run(add_user(settings, args))
+        case "backup" | "restore":
+            backup_or_restore(settings, args)
     sys.exit(0)
