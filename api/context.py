@@ -23,6 +23,7 @@ from api.services.history import HistoryService
 from api.services.inbox import InboxService
 from api.services.instance_control import InstanceControl
 from api.services.instances import InstanceService
+from api.services.reports import ReportService
 from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
@@ -46,6 +47,7 @@ class Services:
     control: InstanceControl
     history: HistoryService
     event_log: EventLog
+    reports: ReportService
 
     @classmethod
     def build(
@@ -70,6 +72,7 @@ class Services:
             inbox=InboxService(sessions),
             history=HistoryService(sessions),
             event_log=EventLog(sessions, bus),
+            reports=ReportService(sessions),
         )
 
     def loaders(self) -> Loaders:

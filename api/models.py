@@ -106,6 +106,16 @@ class ProcessDefinition(SQLModel, table=True):
 
 class ProcessInstance(SQLModel, table=True):
     __tablename__ = "process_instances"
+    __table_args__ = (
+        # Reports take a definition's instances started, or completed, in a window.
+        sa.Index("ix_process_instances_definition_started", "definition_id", "started_at"),
+        sa.Index(
+            "ix_process_instances_definition_completed",
+            "definition_id",
+            "ended_at",
+            postgresql_where=sa.text("status = 'COMPLETED'"),
+        ),
+    )
 
     id: uuid.UUID = Field(primary_key=True)
     definition_id: uuid.UUID = Field(foreign_key="process_definitions.id", index=True)

@@ -37,6 +37,7 @@ from api.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
     TemporalDevServer,
+    drop_database,
     ensure_database,
     free_port,
 )
@@ -266,13 +267,7 @@ class Stack:
             self._temporal.stop()
         if not self.keep:
             with contextlib.suppress(Exception):
-                connection = await asyncpg.connect(asyncpg_dsn(self._server_url))
-                try:
-                    await connection.execute(
-                        f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'
-                    )
-                finally:
-                    await connection.close()
+                await drop_database(self._server_url, self.database)
         if self._redis is not None:
             self._redis.stop()
         if self._postgres is not None:

@@ -24,6 +24,7 @@ from api.settings import Settings
 from resolvers import definitions as definition_resolvers
 from resolvers import instances as instance_resolvers
 from resolvers import nodes as node_resolvers
+from resolvers import reports as report_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import users as user_resolvers
 from schema.common import JSON
@@ -31,6 +32,7 @@ from schema.definitions import DefinitionProblem, ProcessDefinition
 from schema.errors import ErrorCodes
 from schema.instances import InstanceEvent, ProcessInstance
 from schema.metrics import OperationMetrics
+from schema.reports import DefinitionStats, ThroughputPoint
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent
 from schema.users import AuthPayload, Group, User
 
@@ -73,6 +75,14 @@ class Query:
         description="The caller's inbox: open tasks assigned to them or that they may claim, newest first.",
     )
     task: Task | None = strawberry.field(resolver=task_resolvers.task, description="One task.")
+    definition_stats: DefinitionStats = strawberry.field(
+        resolver=report_resolvers.definition_stats,
+        description="How a definition's instances started in a window fared, and where their time went.",
+    )
+    throughput: list[ThroughputPoint] = strawberry.field(
+        resolver=report_resolvers.throughput,
+        description="Instances of a definition started and completed per interval (ISO 8601, e.g. PT1H).",
+    )
     task_counts: TaskCounts = strawberry.field(
         resolver=task_resolvers.task_counts, description="The inbox badges."
     )

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -30,6 +29,7 @@ from api.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
     TemporalDevServer,
+    drop_database,
     ensure_database,
     free_port,
 )
@@ -69,16 +69,6 @@ def embedded_home() -> Iterator[Path]:
 def state_dir() -> Iterator[Path]:
     with embedded_home() as home:
         yield home
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    """Drop `name` on the server `server_url` points to, closing what still uses it."""
-    connection = await asyncpg.connect(server_url.replace("+asyncpg", ""))
-    try:
-        quoted = name.replace('"', '""')
-        await connection.execute(f'DROP DATABASE IF EXISTS "{quoted}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session")

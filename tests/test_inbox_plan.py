@@ -7,18 +7,16 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from api.auth.principal import Principal
 from api.db import create_engine, create_sessionmaker
-from api.embedded import ensure_database
+from api.embedded import drop_database, ensure_database
 from api.migrate import upgrade
 from api.services.inbox import InboxService, TaskQuery
 from api.settings import Settings
-from tests.conftest import drop_database
+from tests.plans import capturing, plans
 
 ME = uuid.UUID("00000000-0000-0000-0001-000000000000")
 TASKS = 50_000
@@ -65,18 +63,6 @@ async def big_inbox(database_url: str) -> AsyncIterator[Settings]:
     await drop_database(database_url, name)
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, uuid.UUID):
-        return f"'{value}'::uuid"
-    if isinstance(value, list):
-        if value and isinstance(value[0], uuid.UUID):
-            return "ARRAY[" + ", ".join(f"'{v}'" for v in value) + "]::uuid[]"
-        return "ARRAY[" + ", ".join(f"'{v}'" for v in value) + "]::varchar[]"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 async def test_the_inbox_uses_its_partial_indexes_in_custom_and_generic_plans(
     big_inbox: Settings,
 ) -> None:
@@ -84,31 +70,15 @@ async def test_the_inbox_uses_its_partial_indexes_in_custom_and_generic_plans(
     principal = Principal(
         id=ME, username="u0", groups=frozenset({"mygroup", "group7"}), roles=frozenset()
     )
-    captured: list[tuple[str, tuple[Any, ...]]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT TASKS"):
-            captured.append((statement, tuple(parameters)))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
+    async with capturing(engine, lambda s: s.lstrip().upper().startswith("SELECT TASKS")) as seen:
         page = await InboxService(create_sessionmaker(engine)).page(
             principal, TaskQuery(), after=None, limit=51
         )
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
     assert len(page) == 51
-    statement, parameters = captured[-1]
-    plans = {}
-    async with engine.connect() as connection:
-        await connection.exec_driver_sql(f"PREPARE inbox AS {statement}")
-        for mode in ("force_custom_plan", "force_generic_plan"):
-            await connection.exec_driver_sql(f"SET plan_cache_mode = {mode}")
-            explain = f"EXPLAIN EXECUTE inbox({', '.join(_literal(p) for p in parameters)})"
-            plans[mode] = "\n".join(row[0] for row in await connection.exec_driver_sql(explain))
+    found = await plans(engine, *seen[-1])
     await engine.dispose()
-    for mode, plan in plans.items():
+    for mode, plan in found.items():
         assert "Seq Scan on tasks" not in plan, (mode, plan)
         for index in ("ix_tasks_open_assignee", "ix_tasks_open_candidate_groups"):
             assert index in plan, (mode, plan)
-    assert "$1" in plans["force_generic_plan"]  # it really is the generic plan
+    assert "$1" in found["force_generic_plan"]  # it really is the generic plan

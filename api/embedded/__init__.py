@@ -13,7 +13,7 @@ does not turn them into an exception) leaves them running: each service holds a 
 that names its process, and the next start on that home reaps what a dead owner left.
 """
 
-from api.embedded.postgres import EmbeddedPostgres, ensure_database
+from api.embedded.postgres import EmbeddedPostgres, drop_database, ensure_database
 from api.embedded.processes import START_TIMEOUT, STOP_TIMEOUT, free_port
 from api.embedded.redis import EmbeddedRedis
 from api.embedded.stack import EmbeddedStack, StackUrls
@@ -27,6 +27,7 @@ __all__ = [
     "EmbeddedStack",
     "StackUrls",
     "TemporalDevServer",
+    "drop_database",
     "ensure_database",
     "free_port",
     "temporal_binary",

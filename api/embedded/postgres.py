@@ -46,6 +46,16 @@ async def ensure_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + quote(name)))
 
 
+async def drop_database(url: str, name: str) -> None:
+    """Drop database `name` on the server `url` points to, closing what still uses it."""
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        quoted = name.replace('"', '""')
+        await connection.execute(f'DROP DATABASE IF EXISTS "{quoted}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 # pgserver guards its setup with an fcntl lock, which keeps other processes out but not other
 # threads of ours: two setups at once fail ("Unable to release an unaquired lock") or race initdb.
 _PGSERVER_SETUP = threading.Lock()
