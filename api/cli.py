@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
+import uuid
 from collections.abc import Coroutine, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,13 @@ from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
 from api.events import EventBus, connect_redis
 from api.migrate import upgrade
+from api.services.archive import BATCH, ArchiveService
 from api.services.definitions import DefinitionService
 from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
+from engine.durations import parse_duration
 from workers.actions import load_actions
 from workers.relay import run_relay
 from workers.worker import build_worker
@@ -199,7 +203,52 @@ def parser() -> argparse.ArgumentParser:
         type=datetime.fromisoformat,
         help="ISO 8601 with a time zone; default: all the archived WAL",
     )
+    archive = commands.add_parser(
+        "archive", help="move finished instances older than a given age to the archive"
+    )
+    archive.add_argument(
+        "--older-than",
+        type=age,
+        required=True,
+        help="ended at least this long ago: 90d, 12h, 30m or ISO 8601 (P90D)",
+    )
+    archive.add_argument("--definition", help="only instances of this definition key")
+    archive.add_argument("--batch", type=int, default=BATCH, help="instances per transaction")
+    unarchive = commands.add_parser(
+        "restore-archive", help="put archived instances back into the live tables"
+    )
+    unarchive.add_argument("ids", nargs="+", type=uuid.UUID, help="instance ids (UUIDs)")
     return root
+
+
+_SHORT_AGE = re.compile(r"(\d+)([dhm])")
+
+
+def age(text: str) -> timedelta:
+    if found := _SHORT_AGE.fullmatch(text):
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[found[2]]
+        return timedelta(**{unit: int(found[1])})
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+async def archive_or_restore(settings: Settings, args: argparse.Namespace) -> None:
+    engine = create_engine(settings)
+    try:
+        archive = ArchiveService(create_sessionmaker(engine))
+        if args.command == "archive":
+            cutoff = datetime.now(UTC) - args.older_than
+            done = await archive.archive(cutoff, definition_key=args.definition, batch=args.batch)
+            print(f"archived {done.archived} instances in {done.batches} batches")
+            return
+        restored = await archive.restore(args.ids)
+        print(f"restored {len(restored)} of {len(args.ids)} instances")
+        if len(restored) < len(args.ids):
+            sys.exit("flowdesk restore-archive: some ids are not archived")
+    finally:
+        await engine.dispose()
 
 
 def backup_or_restore(settings: Settings, args: argparse.Namespace) -> None:
@@ -246,4 +295,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(add_user(settings, args))
         case "backup" | "restore":
             backup_or_restore(settings, args)
+        case "archive" | "restore-archive":
+            asyncio.run(archive_or_restore(settings, args))
     sys.exit(0)

@@ -17,6 +17,7 @@ from api.db import SessionMaker
 from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
 from api.loaders import Loaders, build_loaders
+from api.services.archive import ArchiveService
 from api.services.definitions import DefinitionService
 from api.services.event_log import EventLog
 from api.services.history import HistoryService
@@ -48,6 +49,7 @@ class Services:
     history: HistoryService
     event_log: EventLog
     reports: ReportService
+    archive: ArchiveService
 
     @classmethod
     def build(
@@ -73,6 +75,7 @@ class Services:
             history=HistoryService(sessions),
             event_log=EventLog(sessions, bus),
             reports=ReportService(sessions),
+            archive=ArchiveService(sessions),
         )
 
     def loaders(self) -> Loaders:

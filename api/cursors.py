@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,3 +25,16 @@ def decode_cursor(cursor: str, arity: int, *, field: str = "after") -> list[Any]
     if not isinstance(values, list) or len(values) != arity:
         raise BadUserInput("invalid cursor", field=field)
     return values
+
+
+def encode_moment(at: datetime, row_id: uuid.UUID) -> str:
+    """The cursor of a row in a list ordered by (a timestamp, id)."""
+    return encode_cursor(at.isoformat(), str(row_id))
+
+
+def decode_moment(cursor: str, *, field: str = "after") -> tuple[datetime, uuid.UUID]:
+    at, row_id = decode_cursor(cursor, 2, field=field)
+    try:
+        return datetime.fromisoformat(at), uuid.UUID(row_id)
+    except (TypeError, ValueError) as exc:
+        raise BadUserInput("invalid cursor", field=field) from exc

@@ -250,6 +250,29 @@ class PendingCompletion(SQLModel, table=True):
     )
 
 
+class ArchivedInstance(SQLModel, table=True):
+    """A finished instance moved out of the live tables (api/services/archive.py): its
+    summary, and in `document` every row it had, to list it and to put it back."""
+
+    __tablename__ = "archived_instances"
+    __table_args__ = (
+        # archivedInstances lists the most recently ended first.
+        sa.Index("ix_archived_instances_ended_at_id", "ended_at", "id"),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    definition_id: uuid.UUID = Field(foreign_key="process_definitions.id", index=True)
+    business_key: str | None = Field(default=None, max_length=200, index=True)
+    status: InstanceStatus = Field(
+        sa_column=sa.Column(_enum(InstanceStatus, "instance_status"), nullable=False)
+    )
+    started_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    started_at: datetime = Field(sa_column=_tz(nullable=False))
+    ended_at: datetime = Field(sa_column=_tz(nullable=False))
+    archived_at: datetime = Field(sa_column=_tz(nullable=False, server_default=_now()))
+    document: dict[str, Any] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
+
+
 class HistoryEvent(SQLModel, table=True):
     """Append-only execution trace, and the log every subscription reads.
 

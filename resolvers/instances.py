@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
-from datetime import datetime
 
 import strawberry
 from strawberry import relay
 
 from api import models
 from api.auth.principal import Principal
-from api.cursors import decode_cursor, encode_cursor
-from api.errors import BadUserInput
+from api.cursors import decode_moment, encode_moment
 from api.services.instance_control import InstanceControl
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.ids import decode_id
@@ -61,13 +59,7 @@ async def process_instances(
 ) -> relay.Connection[ProcessInstance]:
     principal = info.context.require_user()
     limit = page_size(first)
-    position = None
-    if after is not None:
-        started_at, instance_id = decode_cursor(after, 2)
-        try:
-            position = (datetime.fromisoformat(started_at), uuid.UUID(instance_id))
-        except (TypeError, ValueError) as exc:
-            raise BadUserInput("invalid cursor", field="after") from exc
+    position = decode_moment(after) if after is not None else None
     f = filter or ProcessInstanceFilter()
     rows = await info.context.services.instances.page(
         principal,
@@ -82,7 +74,7 @@ async def process_instances(
         rows,
         limit,
         ProcessInstance.from_row,
-        lambda r: encode_cursor(r.started_at.isoformat(), str(r.id)),
+        lambda r: encode_moment(r.started_at, r.id),
         has_previous=after is not None,
     )
 

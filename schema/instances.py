@@ -100,7 +100,7 @@ class ProcessInstance(relay.Node):
         graphql_type=ProcessDefinition,
     )
     def definition(self, info: Ctx) -> ProcessDefinition | Awaitable[ProcessDefinition]:
-        return from_loader(info.context.loaders.definition, self.definition_id, _definition)
+        return load_definition(info, self.definition_id)
 
     @strawberry.field(description="Who started it.", graphql_type=User | None)
     def started_by(self, info: Ctx) -> User | Awaitable[User | None] | None:
@@ -142,6 +142,13 @@ class ProcessInstance(relay.Node):
         rows = await info.context.loaders.instance.load_many([uuid.UUID(i) for i in node_ids])
         visible = await info.context.services.instances.visible(principal, [r for r in rows if r])
         return [cls.from_row(r) if r and r.id in visible else None for r in rows]
+
+
+def load_definition(
+    info: Ctx, definition_id: uuid.UUID
+) -> ProcessDefinition | Awaitable[ProcessDefinition]:
+    """An instance's definition, at once when a page loaded it already."""
+    return from_loader(info.context.loaders.definition, definition_id, _definition)
 
 
 def _definition(row: models.ProcessDefinition | None) -> ProcessDefinition:

@@ -21,12 +21,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.settings import Settings
+from resolvers import archive as archive_resolvers
 from resolvers import definitions as definition_resolvers
 from resolvers import instances as instance_resolvers
 from resolvers import nodes as node_resolvers
 from resolvers import reports as report_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import users as user_resolvers
+from schema.archive import ArchivedInstance
 from schema.common import JSON
 from schema.definitions import DefinitionProblem, ProcessDefinition
 from schema.errors import ErrorCodes
@@ -75,6 +77,10 @@ class Query:
         description="The caller's inbox: open tasks assigned to them or that they may claim, newest first.",
     )
     task: Task | None = strawberry.field(resolver=task_resolvers.task, description="One task.")
+    archived_instances: relay.Connection[ArchivedInstance] = strawberry.field(
+        resolver=archive_resolvers.archived_instances,
+        description="Archived instances the caller may see (admins all, others those they started), most recently ended first.",
+    )
     definition_stats: DefinitionStats = strawberry.field(
         resolver=report_resolvers.definition_stats,
         description="How a definition's instances started in a window fared, and where their time went.",
