@@ -7,9 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import select
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -23,6 +25,7 @@ from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
 from api.events import connect_redis
 from api.heap import freeze_startup_objects
+from api.logs import RequestLogContext
 from api.settings import Settings
 from api.temporal import connect_temporal
 from schema.root import build_schema
@@ -46,6 +49,7 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
         context = RequestContext(services=self.services, loaders=self.services.loaders())
         if isinstance(request, Request):
             await context.authenticate(request.headers.get("authorization"))
+            _log_user(context)
         return context
 
     async def on_ws_connect(self, context: RequestContext) -> Any:
@@ -57,7 +61,13 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
         await context.authenticate(authorization)
         if context.principal is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        _log_user(context)
         return None
+
+
+def _log_user(context: RequestContext) -> None:
+    if context.principal is not None:
+        structlog.contextvars.bind_contextvars(user=context.principal.username)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -120,6 +130,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestLogContext)],
     )
 
 

@@ -29,6 +29,7 @@ from api.backup import BackupError, prepare_restore, take_base_backup
 from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
 from api.events import EventBus, connect_redis
+from api.logs import configure_logging
 from api.migrate import upgrade
 from api.services.archive import BATCH, ArchiveService
 from api.services.definitions import DefinitionService
@@ -51,8 +52,10 @@ async def serve_api(settings: Settings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level="info",
         lifespan="on",
+        # Our own handler formats every line (api/logs.py) and writes one per request.
+        log_config=None,
+        access_log=False,
     )
     await uvicorn.Server(config).serve()
 
@@ -276,11 +279,10 @@ async def until_stopped(work: Coroutine[Any, Any, None]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("FLOWDESK_LOG_LEVEL", "INFO"),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     settings = Settings()
+    # A person runs the dev stack: console lines, unless asked for JSON.
+    readable = args.command == "dev" and "FLOWDESK_LOG_FORMAT" not in os.environ
+    configure_logging(settings.log_level, "console" if readable else settings.log_format)
     match args.command:
         case "api":
             asyncio.run(serve_api(settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,5 +47,8 @@ class Settings(BaseSettings):
     # Workflows a worker keeps in memory between events (Temporal's sticky cache): bounds
     # its memory however many instances are open.
     worker_cached_workflows: int = 1000
+    # Log lines as JSON for a collector, or `console` for a person (`flowdesk dev`'s default).
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
     # Where `flowdesk worker` serves /metrics (transitions, service actions); off if unset.
     worker_metrics_port: int | None = None

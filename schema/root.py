@@ -33,6 +33,7 @@ from schema.common import JSON
 from schema.definitions import DefinitionProblem, ProcessDefinition
 from schema.errors import ErrorCodes
 from schema.instances import InstanceEvent, ProcessInstance
+from schema.log_context import OperationLogContext
 from schema.metrics import OperationMetrics
 from schema.reports import DefinitionStats, ThroughputPoint
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent
@@ -230,6 +231,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension]] = [
         # Listed first, so it leaves last and sees the errors with their codes.
         OperationMetrics,
+        OperationLogContext,
         ErrorCodes,
         lambda: MaxTokensLimiter(max_token_count=5000),
         lambda: ParserCache(maxsize=512),
