@@ -14,14 +14,16 @@ from api.events import EventBus
 from api.metrics import ACTIONS, TRANSITIONS
 from api.services.definitions import DefinitionService
 from api.services.transitions import apply_transition
-from engine.messages import (
+from engine.workflow_contract import (
+    ACTIVITY_APPLY_TRANSITION,
+    ACTIVITY_RESOLVE_DEFINITION,
+    ACTIVITY_RUN_ACTION,
     ResolvedDefinition,
     ResolveDefinitionInput,
     RunActionInput,
     TransitionRecord,
 )
 from workers.actions import Action, ActionFailed
-from workers.workflow import APPLY_TRANSITION, RESOLVE_DEFINITION, RUN_ACTION
 
 
 class ProcessActivities:
@@ -33,12 +35,12 @@ class ProcessActivities:
         self._actions = actions
         self._definitions = DefinitionService(sessions)
 
-    @activity.defn(name=APPLY_TRANSITION)
+    @activity.defn(name=ACTIVITY_APPLY_TRANSITION)
     async def apply_transition(self, record: TransitionRecord) -> None:
         await self._bus.publish(await apply_transition(self._sessions, record))
         TRANSITIONS.inc()
 
-    @activity.defn(name=RUN_ACTION)
+    @activity.defn(name=ACTIVITY_RUN_ACTION)
     async def run_action(self, input: RunActionInput) -> Any:
         action = self._actions.get(input.action)
         if action is None:
@@ -55,7 +57,7 @@ class ProcessActivities:
         ACTIONS.labels(input.action, "ok").inc()
         return result
 
-    @activity.defn(name=RESOLVE_DEFINITION)
+    @activity.defn(name=ACTIVITY_RESOLVE_DEFINITION)
     async def resolve_definition(self, input: ResolveDefinitionInput) -> ResolvedDefinition:
         """The definition a call activity starts: pinned when the child starts."""
         try:

@@ -42,10 +42,14 @@ with workflow.unsafe.imports_passed_through():
         ServiceFailed,
         StartInstance,
         TimerFired,
-        parse_event,
     )
     from engine.live import live_state
-    from engine.messages import (
+    from engine.state import InstanceState
+    from engine.validation import deployed_definition
+    from engine.workflow_contract import (
+        ACTIVITY_APPLY_TRANSITION,
+        ACTIVITY_RESOLVE_DEFINITION,
+        ACTIVITY_RUN_ACTION,
         QUERY_LIVE_STATE,
         UPDATE_COMPLETE_TASK,
         UPDATE_CONTROL,
@@ -61,12 +65,6 @@ with workflow.unsafe.imports_passed_through():
         TransitionRecord,
         workflow_id,
     )
-    from engine.state import InstanceState
-    from engine.validation import deployed_definition
-
-APPLY_TRANSITION = "apply_transition"
-RUN_ACTION = "run_action"
-RESOLVE_DEFINITION = "resolve_definition"
 
 # A transition is a short database write: a local activity (no extra round trip to
 # the server), retried until the database answers.
@@ -174,10 +172,7 @@ class ProcessWorkflow:
         )
 
     def _control_event(self, input: ControlInput) -> Event:
-        try:
-            return parse_event({**input.event, "at": workflow.now()})
-        except ValueError as exc:
-            raise ApplicationError(str(exc), type="BAD_USER_INPUT", non_retryable=True) from exc
+        return input.event.event(workflow.now())
 
     def _validate(self, event: Event) -> None:
         if self._state is None:
@@ -228,7 +223,7 @@ class ProcessWorkflow:
             actor_id=actor_id,
         )
         await workflow.execute_local_activity(
-            APPLY_TRANSITION,
+            ACTIVITY_APPLY_TRANSITION,
             record,
             start_to_close_timeout=_WRITE_TIMEOUT,
             retry_policy=_WRITE_RETRY,
@@ -283,7 +278,7 @@ class ProcessWorkflow:
             retry = command.retry
             try:
                 result = await workflow.execute_activity(
-                    RUN_ACTION,
+                    ACTIVITY_RUN_ACTION,
                     RunActionInput(
                         instance_id=self._input.instance_id,
                         job_id=command.job_id,
@@ -314,7 +309,7 @@ class ProcessWorkflow:
         async def run() -> Event:
             try:
                 resolved: ResolvedDefinition = await workflow.execute_local_activity(
-                    RESOLVE_DEFINITION,
+                    ACTIVITY_RESOLVE_DEFINITION,
                     ResolveDefinitionInput(key=command.key, version=command.version),
                     start_to_close_timeout=_WRITE_TIMEOUT,
                     retry_policy=RetryPolicy(

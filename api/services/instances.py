@@ -21,7 +21,7 @@ from api.services.definitions import DefinitionService, parsed
 from api.services.task_access import visible_sql
 from api.settings import Settings
 from engine.enums import InstanceStatus
-from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
+from engine.workflow_contract import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
 
 # The width of process_instances.business_key.
 BUSINESS_KEY_LIMIT = 200

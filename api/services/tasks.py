@@ -15,17 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-)
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, Conflict, Forbidden, NotFound
+from api.errors import BadUserInput, Conflict, FlowdeskError, Forbidden, NotFound
 from api.events import EventBus
 from api.grouping import group_by
 from api.jsonschemas import validation_errors, variables_given
@@ -41,8 +35,9 @@ from api.models import (
 from api.services.definitions import PRIORITY_MAX, PRIORITY_MIN
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.task_access import is_candidate, may_see, may_work
+from api.workflow_updates import send_update
 from engine.enums import HistoryEventType, TaskStatus
-from engine.messages import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
+from engine.workflow_contract import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -392,8 +387,8 @@ class TaskService:
     async def deliver(self, pending: PendingCompletion, *, actor: str | None) -> None:
         """Send the completion update; idempotent by the task id, so the relay may resend it.
 
-        A rejected update puts the task back as it was; an unreachable Temporal leaves the
-        outbox row for the relay."""
+        A refused update (or an instance that ended meanwhile) puts the task back as it
+        was; an unreachable Temporal leaves the outbox row for the relay."""
         handle = self._temporal.get_workflow_handle(workflow_id(str(pending.instance_id)))
         update = CompleteTaskInput(
             task_id=str(pending.task_id),
@@ -402,30 +397,10 @@ class TaskService:
             actor_id=str(pending.actor_id),
         )
         try:
-            await handle.execute_update(
-                UPDATE_COMPLETE_TASK, update, id=str(pending.task_id), result_type=str
-            )
-        except WorkflowUpdateFailedError as exc:
+            await send_update(handle, UPDATE_COMPLETE_TASK, update, id=str(pending.task_id))
+        except FlowdeskError:
             await self._roll_back(pending)
-            raise Conflict(f"the instance refused the completion: {_cause(exc)}") from exc
-        except RPCError as exc:
-            # The workflow ended before (or while) taking the update: the instance was
-            # cancelled, terminated or completed meanwhile. Anything else (Temporal away)
-            # leaves the outbox row for the relay.
-            if not await self._workflow_closed(handle):
-                raise
-            await self._roll_back(pending)
-            raise Conflict("the instance is no longer running") from exc
-
-    @staticmethod
-    async def _workflow_closed(handle: WorkflowHandle[Any, Any]) -> bool:
-        try:
-            description = await handle.describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return True
             raise
-        return description.status != WorkflowExecutionStatus.RUNNING
 
     async def _roll_back(self, pending: PendingCompletion) -> None:
         async with self._sessions() as session, session.begin():
@@ -516,8 +491,3 @@ class TaskService:
         if not may_see(principal, task):
             raise Forbidden("this task is not yours to see")
         return task
-
-
-def _cause(exc: WorkflowUpdateFailedError) -> str:
-    # The workflow's validator or handler failure, as an ApplicationError with its message.
-    return str(getattr(exc.cause, "message", exc.cause))

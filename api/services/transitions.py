@@ -17,7 +17,7 @@ from api.models import PendingCompletion, ProcessInstance, Task, User, table_of
 from api.services.history import NewEvent, TaskPeople, insert_events, task_audience
 from engine.enums import InstanceStatus, TaskStatus
 from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
-from engine.messages import TransitionRecord
+from engine.workflow_contract import TransitionRecord
 
 # The worker's statements are Core, on the tables: the ORM's unit of work and bulk
 # bookkeeping cost more CPU than the statements themselves, and nothing here needs objects.
