@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     event_channel_prefix: str = Field(default="flowdesk", description="Redis channel namespace")
     outbox_retry_seconds: float = 10.0
+    # How long a request waits for an instance's workflow (startProcess, completeTask,
+    # instance control) before it answers with what is recorded: Temporal away or no
+    # worker running costs a caller this long, not minutes. A completion is recorded
+    # before it is sent, so completeTask answers COMPLETING and the relay applies it.
+    workflow_answer_seconds: float = 5.0
     # Workflows a worker keeps in memory between events (Temporal's sticky cache): bounds
     # its memory however many instances are open.
     worker_cached_workflows: int = 1000

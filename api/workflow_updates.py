@@ -2,33 +2,58 @@
 
 One mapping for every caller (completions, the relay that re-sends them, instance
 control): the instance refused the event, the instance is gone, or Temporal gave no
-answer — and only the last leaves the outcome open."""
+answer in time — and only the last leaves the outcome open."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import BadUserInput, Conflict, FlowdeskError
+from api.errors import BadUserInput, Conflict, FlowdeskError, Unanswered
 
 
 async def send_update(
-    handle: WorkflowHandle[Any, Any], update: str, arg: Any, *, id: str | None = None
+    handle: WorkflowHandle[Any, Any],
+    update: str,
+    arg: Any,
+    *,
+    id: str | None = None,
+    deadline: float,
 ) -> str:
     """Run `update` on the workflow and return its result (the instance's status).
 
-    Raises the domain error of a refusal or of an ended workflow; any other failure
-    (Temporal away) propagates as it came."""
+    Raises the domain error of a refusal or of an ended workflow, and `Unanswered` when
+    no answer came within `deadline` seconds: Temporal is away (the client would retry
+    for up to a minute), or no worker runs to take the update (the server would hold it
+    until one does)."""
     try:
-        result: str = await handle.execute_update(update, arg, id=id, result_type=str)
-    except (WorkflowUpdateFailedError, RPCError) as exc:
-        error = await update_failure(handle, exc)
-        if error is None:
-            raise
-        raise error from exc
-    return result
+        # The deadline covers the client's own retries and the describe below; it is
+        # also the RPC's, so that the server stops waiting when the caller does.
+        async with asyncio.timeout(deadline):
+            try:
+                result: str = await handle.execute_update(
+                    update, arg, id=id, result_type=str, rpc_timeout=timedelta(seconds=deadline)
+                )
+                return result
+            except (WorkflowUpdateFailedError, RPCError) as exc:
+                error = await update_failure(handle, exc)
+                if error is None:
+                    raise Unanswered(_UNANSWERED) from exc
+                raise error from exc
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise Unanswered(_UNANSWERED) from exc
+
+
+_UNANSWERED = "the instance's workflow did not answer in time"
 
 
 async def update_failure(
@@ -57,3 +82,16 @@ async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
     except RPCError as exc:
         return exc.status == RPCStatusCode.NOT_FOUND
     return description.status != WorkflowExecutionStatus.RUNNING
+
+
+async def workflow_exists(handle: WorkflowHandle[Any, Any], *, deadline: float) -> bool | None:
+    """Whether Temporal holds the workflow, or None when it does not say within
+    `deadline` seconds."""
+    try:
+        async with asyncio.timeout(deadline):
+            await handle.describe(rpc_timeout=timedelta(seconds=deadline))
+    except RPCError as exc:
+        return False if exc.status == RPCStatusCode.NOT_FOUND else None
+    except TimeoutError:
+        return None
+    return True

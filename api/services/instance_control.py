@@ -46,8 +46,15 @@ from engine.workflow_contract import (
 
 class InstanceControl:
     def __init__(
-        self, sessions: SessionMaker, temporal: Client, bus: EventBus, instances: InstanceService
+        self,
+        sessions: SessionMaker,
+        temporal: Client,
+        bus: EventBus,
+        instances: InstanceService,
+        *,
+        answer_within: float,
     ) -> None:
+        self._answer_within = answer_within
         self._sessions = sessions
         self._reads = reading(sessions)
         self._temporal = temporal
@@ -179,6 +186,7 @@ class InstanceControl:
             handle,
             UPDATE_CONTROL,
             ControlInput(event=event, actor_id=str(principal.id)),
+            deadline=self._answer_within,
         )
         return await self._instances.get(instance_id)
 

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col, select
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, Conflict, Forbidden, NotFound
+from api.errors import BadUserInput, Conflict, Forbidden, NotFound, Unanswered
 from api.jsonschemas import validation_errors
 from api.models import ProcessDefinition, ProcessInstance, Task
 from api.services.definitions import DefinitionService, parsed
 from api.services.task_access import visible_sql
 from api.settings import Settings
+from api.workflow_updates import workflow_exists
 from engine.enums import InstanceStatus
 from engine.workflow_contract import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
 
@@ -49,7 +56,9 @@ class InstanceService:
         variables: Any,
         initiator: Principal,
     ) -> ProcessInstance:
-        """Start an instance and return it once its first step is written.
+        """Start an instance and return it once its first step is written, or, when no
+        worker took it within the answer deadline, as it starts (RUNNING, no tasks yet):
+        its first step is written when a worker comes.
 
         Nothing is written here: the workflow's first transition creates the row, so a
         rejected start leaves no instance and no workflow behind."""
@@ -83,9 +92,36 @@ class InstanceService:
             task_queue=self._settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
-        await self._temporal.execute_update_with_start_workflow(
-            UPDATE_STARTED, start_workflow_operation=start, result_type=str
-        )
+        deadline = self._settings.workflow_answer_seconds
+        try:
+            # Bounded as every update is (see send_update): with no worker running the
+            # server would hold the call until one comes.
+            async with asyncio.timeout(deadline):
+                await self._temporal.execute_update_with_start_workflow(
+                    UPDATE_STARTED,
+                    start_workflow_operation=start,
+                    result_type=str,
+                    rpc_timeout=timedelta(seconds=deadline),
+                )
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            if isinstance(exc, RPCError) and exc.status != RPCStatusCode.UNAVAILABLE:
+                raise
+            handle = self._temporal.get_workflow_handle(workflow_id(instance_id))
+            if not await workflow_exists(handle, deadline=deadline):
+                raise Unanswered(
+                    "Temporal did not answer in time; the instance may not have started"
+                ) from exc
+            # Started, and no worker has written its first step yet: the answer is the
+            # instance as it starts, which that step will store.
+            return ProcessInstance(
+                id=uuid.UUID(instance_id),
+                definition_id=row.id,
+                business_key=business_key,
+                status=InstanceStatus.RUNNING,
+                variables=variables,
+                started_by=initiator.id,
+                started_at=datetime.now(UTC),
+            )
         return await self.get(uuid.UUID(instance_id))
 
     async def get(self, instance_id: uuid.UUID) -> ProcessInstance:

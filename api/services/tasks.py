@@ -6,6 +6,7 @@ published after the commit. Completion also goes through the instance's workflow
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from temporalio.client import Client
 
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, Conflict, FlowdeskError, Forbidden, NotFound
+from api.errors import BadUserInput, Conflict, FlowdeskError, Forbidden, NotFound, Unanswered
 from api.events import EventBus
 from api.grouping import group_by
 from api.jsonschemas import validation_errors, variables_given
@@ -115,11 +116,15 @@ _WIN_COMPLETION = _win_completion()
 
 
 class TaskService:
-    def __init__(self, sessions: SessionMaker, temporal: Client, bus: EventBus) -> None:
+    def __init__(
+        self, sessions: SessionMaker, temporal: Client, bus: EventBus, *, answer_within: float
+    ) -> None:
         self._sessions = sessions
         self._reads = reading(sessions)
         self._temporal = temporal
         self._bus = bus
+        # How long a completion waits for the workflow before it answers COMPLETING.
+        self._answer_within = answer_within
 
     async def get(self, principal: Principal, task_id: uuid.UUID) -> Task:
         async with self._reads() as session:
@@ -339,6 +344,11 @@ class TaskService:
         given = variables_given(variables)
         async with self._reads() as session:
             task = await self._visible(session, principal, task_id)
+            pending = await session.get(PendingCompletion, task_id)
+        if pending is not None and pending.actor_id == principal.id:
+            # The caller's own completion, recorded and not applied yet (its answer was
+            # lost, or Temporal was away): a retry is answered as the first call was.
+            return await self._completion_sent(pending, principal)
         # Closed first: whoever completed a task became its assignee, and a candidate
         # who lost the race must hear CONFLICT, not that it is someone else's.
         _open("completed")(principal, task)
@@ -378,9 +388,16 @@ class TaskService:
             )
             if won.first() is None:
                 raise Conflict("the task changed meanwhile; it is being completed by someone else")
-        await self.deliver(pending, actor=principal.username)
+        return await self._completion_sent(pending, principal)
+
+    async def _completion_sent(self, pending: PendingCompletion, principal: Principal) -> Task:
+        """Deliver a recorded completion and return the task: COMPLETED once the workflow
+        took it, still COMPLETING when Temporal did not answer in time (the relay then
+        delivers it, and the task's subscribers hear TASK_COMPLETED)."""
+        with contextlib.suppress(Unanswered):
+            await self.deliver(pending, actor=principal.username)
         async with self._reads() as session:
-            done = await session.get(Task, task_id, populate_existing=True)
+            done = await session.get(Task, pending.task_id, populate_existing=True)
         assert done is not None
         return done
 
@@ -388,7 +405,7 @@ class TaskService:
         """Send the completion update; idempotent by the task id, so the relay may resend it.
 
         A refused update (or an instance that ended meanwhile) puts the task back as it
-        was; an unreachable Temporal leaves the outbox row for the relay."""
+        was; no answer in time (`Unanswered`) leaves the outbox row for the relay."""
         handle = self._temporal.get_workflow_handle(workflow_id(str(pending.instance_id)))
         update = CompleteTaskInput(
             task_id=str(pending.task_id),
@@ -397,7 +414,15 @@ class TaskService:
             actor_id=str(pending.actor_id),
         )
         try:
-            await send_update(handle, UPDATE_COMPLETE_TASK, update, id=str(pending.task_id))
+            await send_update(
+                handle,
+                UPDATE_COMPLETE_TASK,
+                update,
+                id=str(pending.task_id),
+                deadline=self._answer_within,
+            )
+        except Unanswered:
+            raise
         except FlowdeskError:
             await self._roll_back(pending)
             raise
