@@ -57,6 +57,8 @@ class ProcessInput(BaseModel):
     initiator: str | None = None
     initiator_id: str | None = None
     parent_instance_id: str | None = None
+    # startProcess's idempotency key, stored with the instance by its first step.
+    request_id: str | None = None
 
 
 class ProcessResult(BaseModel):

@@ -15,7 +15,8 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.principal import Principal
@@ -30,8 +31,11 @@ from api.workflow_updates import workflow_exists
 from engine.enums import InstanceStatus
 from engine.workflow_contract import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
 
-# The width of process_instances.business_key.
+# The widths of process_instances.business_key and request_id.
 BUSINESS_KEY_LIMIT = 200
+REQUEST_ID_LIMIT = 200
+# The namespace of instance ids derived from (caller, requestId).
+_REQUESTS = uuid.UUID("5f1c2a8e-6b1d-4c47-9a53-0e6f8d2b7c14")
 
 
 class InstanceService:
@@ -55,13 +59,30 @@ class InstanceService:
         business_key: str | None,
         variables: Any,
         initiator: Principal,
+        request_id: str | None = None,
     ) -> ProcessInstance:
         """Start an instance and return it once its first step is written, or, when no
         worker took it within the answer deadline, as it starts (RUNNING, no tasks yet):
         its first step is written when a worker comes.
 
+        A `request_id` makes the start idempotent for its caller: the instance's id is
+        derived from the two, so a retry (whatever its other arguments) finds the
+        instance the first call started, or joins its workflow while it starts.
+
         Nothing is written here: the workflow's first transition creates the row, so a
         rejected start leaves no instance and no workflow behind."""
+        if request_id is None:
+            instance_id = str(uuid.uuid4())
+        else:
+            if not 0 < len(request_id) <= REQUEST_ID_LIMIT:
+                raise BadUserInput(
+                    f"requestId has 1 to {REQUEST_ID_LIMIT} characters", field="requestId"
+                )
+            instance_id = str(uuid.uuid5(_REQUESTS, f"{initiator.id}/{request_id}"))
+            async with self._reads() as session:
+                earlier = await session.get(ProcessInstance, uuid.UUID(instance_id))
+            if earlier is not None:
+                return earlier
         row = await self._definitions.get(key, version)
         if row.suspended:
             raise Conflict(f"process definition '{key}' version {row.version} is suspended")
@@ -76,7 +97,6 @@ class InstanceService:
         errors = validation_errors(parsed(row).variables, variables)
         if errors:
             raise BadUserInput(_describe(errors), fields=errors)
-        instance_id = str(uuid.uuid4())
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             WORKFLOW_NAME,
             ProcessInput(
@@ -87,10 +107,14 @@ class InstanceService:
                 business_key=business_key,
                 initiator=initiator.username,
                 initiator_id=str(initiator.id),
+                request_id=request_id,
             ),
             id=workflow_id(instance_id),
             task_queue=self._settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            # A retry of a request joins the workflow its first call started; one that
+            # has ended is not started again (its row answers instead, below).
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
         deadline = self._settings.workflow_answer_seconds
         try:
@@ -103,6 +127,9 @@ class InstanceService:
                     result_type=str,
                     rpc_timeout=timedelta(seconds=deadline),
                 )
+        except WorkflowAlreadyStartedError:
+            # The request's instance ran and ended meanwhile: its first step is written.
+            return await self.get(uuid.UUID(instance_id))
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
             if isinstance(exc, RPCError) and exc.status != RPCStatusCode.UNAVAILABLE:
                 raise
@@ -120,6 +147,7 @@ class InstanceService:
                 status=InstanceStatus.RUNNING,
                 variables=variables,
                 started_by=initiator.id,
+                request_id=request_id,
                 started_at=datetime.now(UTC),
             )
         return await self.get(uuid.UUID(instance_id))

@@ -174,12 +174,18 @@ class TaskService:
             if task.assignee_id is not None:
                 raise Conflict("the task is claimed by someone else and cannot be claimed")
 
+        def held_by_caller(principal: Principal, task: Task) -> bool:
+            # A claim retried by its winner (its answer was lost), or of a task assigned
+            # to the caller already: what it asks for holds, so it succeeds as it stands.
+            return task.status in OPEN_TASK_STATUSES and task.assignee_id == principal.id
+
         return await self._change(
             principal,
             task_id,
             [_open("claimed"), claimable],
             {"status": TaskStatus.CLAIMED, "assignee_id": principal.id},
             HistoryEventType.TASK_CLAIMED,
+            done_already=held_by_caller,
         )
 
     async def unclaim(self, principal: Principal, task_id: uuid.UUID) -> Task:
@@ -449,11 +455,15 @@ class TaskService:
         event: HistoryEventType,
         *,
         data: dict[str, Any] | None = None,
+        done_already: Callable[[Principal, Task], bool] | None = None,
     ) -> Task:
         """Apply `values` if every check passes on the task as read and nobody changed it
-        since (its version still matches): one transaction with its history event."""
+        since (its version still matches): one transaction with its history event. When
+        `done_already` holds for the task as read, it is returned unchanged."""
         async with self._sessions() as session, session.begin():
             task = await self._visible(session, principal, task_id)
+            if done_already is not None and done_already(principal, task):
+                return task
             for check in checks:
                 check(principal, task)
             if callable(values):
@@ -474,6 +484,10 @@ class TaskService:
                 .first()
             )
             if changed is None:
+                # Changed by a concurrent call: perhaps this caller's own, retried.
+                current = await session.get(Task, task_id, populate_existing=True)
+                if done_already is not None and current and done_already(principal, current):
+                    return current
                 raise Conflict("the task changed meanwhile; read it again")
             events = await append_events(
                 session,

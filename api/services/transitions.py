@@ -141,6 +141,7 @@ async def _claim(connection: AsyncConnection, record: TransitionRecord, events: 
                 "definition_id": uuid.UUID(start.definition_id),
                 "business_key": start.business_key,
                 "started_by": uuid.UUID(start.initiator_id) if start.initiator_id else None,
+                "request_id": start.request_id,
                 "parent_id": uuid.UUID(start.parent_instance_id)
                 if start.parent_instance_id
                 else None,
