@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/flowdesk"
     database_pool_size: int = 10
     # A ping before every checkout costs each DataLoader a round trip (an inbox page has
-    # five); connections are recycled instead, and one broken by a restart fails once.
+    # five). Without it a connection the server closed is still replaced at checkout, for
+    # free (api/db.py); only one cut silently by the network fails once.
     database_pre_ping: bool = False
     database_pool_recycle_seconds: int = 300
     redis_url: str = "redis://127.0.0.1:6379/0"
