@@ -38,6 +38,9 @@ QUERY_LIVE_STATE = "live_state"
 ACTIVITY_APPLY_TRANSITION = "apply_transition"
 ACTIVITY_RUN_ACTION = "run_action"
 ACTIVITY_RESOLVE_DEFINITION = "resolve_definition"
+# The built-in actions that compute without I/O: the workflow runs them as local
+# activities (workers/workflow.py), the rest as heartbeating activities.
+COMPUTING_ACTIONS = frozenset({"set", "log"})
 
 
 def workflow_id(instance_id: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from temporalio import activity
@@ -24,6 +25,24 @@ from engine.workflow_contract import (
     TransitionRecord,
 )
 from workers.actions import Action, ActionFailed
+
+
+async def _heartbeating(work: Awaitable[Any]) -> Any:
+    """Await the action, heartbeating while it runs when the workflow asked for heartbeats:
+    their absence is how Temporal learns, within the heartbeat timeout, that this worker
+    died under the action (and a heartbeat is how a cancellation reaches it)."""
+    timeout = activity.info().heartbeat_timeout
+    if not timeout:
+        return await work
+    running = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({running}, timeout=timeout.total_seconds() / 3)
+            if done:
+                return running.result()
+            activity.heartbeat()
+    finally:
+        running.cancel()
 
 
 class ProcessActivities:
@@ -50,7 +69,7 @@ class ProcessActivities:
                 non_retryable=True,
             )
         try:
-            result = await action(input.input)
+            result = await _heartbeating(action(input.input))
         except ActionFailed as exc:
             ACTIONS.labels(input.action, exc.code).inc()
             raise ApplicationError(exc.message, type=exc.code) from exc

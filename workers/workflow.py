@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_APPLY_TRANSITION,
         ACTIVITY_RESOLVE_DEFINITION,
         ACTIVITY_RUN_ACTION,
+        COMPUTING_ACTIONS,
         QUERY_LIVE_STATE,
         UPDATE_COMPLETE_TASK,
         UPDATE_CONTROL,
@@ -73,12 +74,20 @@ _WRITE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
 _ACTION_TIMEOUT = timedelta(minutes=5)
+# A worker that dies under an action is noticed by its missing heartbeats within this,
+# not at the action's start-to-close timeout; the action is then retried elsewhere.
+_ACTION_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+# The built-in actions that only compute (`set`, `log`) run as local activities, beside
+# the workflow: no round trip to the server, and a dead worker costs the workflow task's
+# timeout (10 s) before another worker runs them again.
+_LOCAL_TIMEOUT = timedelta(seconds=10)
 
 # Changes to what the workflow does, guarded so that histories recorded before them replay
 # as they ran (tests/test_replay.py).
 _KEEP_DEFERRED = "keep-deferred-reports"
 _ERROR_CODE_OF_THE_ACTION = "error-code-of-the-action"
 _WAIT_FOR_CANCELLED_WORK = "wait-for-cancelled-work"
+_NOTICE_A_DEAD_WORKER = "notice-a-dead-worker"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -276,26 +285,49 @@ class ProcessWorkflow:
     def _service(self, command: RunService) -> Callable[[], Awaitable[Event | None]]:
         async def run() -> Event:
             retry = command.retry
+            input = RunActionInput(
+                instance_id=self._input.instance_id,
+                job_id=command.job_id,
+                node_id=command.node_id,
+                action=command.action,
+                input=command.input,
+            )
+            policy = RetryPolicy(
+                initial_interval=retry.initial_interval,
+                backoff_coefficient=retry.backoff,
+                maximum_interval=retry.max_interval,
+                maximum_attempts=retry.max_attempts,
+                non_retryable_error_types=retry.non_retryable,
+            )
+            timeout = command.timeout or _ACTION_TIMEOUT
             try:
-                result = await workflow.execute_activity(
-                    ACTIVITY_RUN_ACTION,
-                    RunActionInput(
-                        instance_id=self._input.instance_id,
-                        job_id=command.job_id,
-                        node_id=command.node_id,
-                        action=command.action,
-                        input=command.input,
-                    ),
-                    start_to_close_timeout=command.timeout or _ACTION_TIMEOUT,
-                    retry_policy=RetryPolicy(
-                        initial_interval=retry.initial_interval,
-                        backoff_coefficient=retry.backoff,
-                        maximum_interval=retry.max_interval,
-                        maximum_attempts=retry.max_attempts,
-                        non_retryable_error_types=retry.non_retryable,
-                    ),
-                    result_type=object,
-                )
+                if not workflow.patched(_NOTICE_A_DEAD_WORKER):
+                    # As recorded histories ran: no heartbeat, so a dead worker cost the
+                    # whole start-to-close timeout.
+                    result = await workflow.execute_activity(
+                        ACTIVITY_RUN_ACTION,
+                        input,
+                        start_to_close_timeout=timeout,
+                        retry_policy=policy,
+                        result_type=object,
+                    )
+                elif command.action in COMPUTING_ACTIONS:
+                    result = await workflow.execute_local_activity(
+                        ACTIVITY_RUN_ACTION,
+                        input,
+                        start_to_close_timeout=min(timeout, _LOCAL_TIMEOUT),
+                        retry_policy=policy,
+                        result_type=object,
+                    )
+                else:
+                    result = await workflow.execute_activity(
+                        ACTIVITY_RUN_ACTION,
+                        input,
+                        start_to_close_timeout=timeout,
+                        heartbeat_timeout=_ACTION_HEARTBEAT_TIMEOUT,
+                        retry_policy=policy,
+                        result_type=object,
+                    )
             except ActivityError as exc:
                 code, message = _failure_of(exc)
                 return ServiceFailed(
