@@ -19,10 +19,11 @@ from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker
 from api.embedded import free_port
 from api.events import EventBus, connect_redis
-from api.models import PendingCompletion
+from api.models import PendingCompletion, ProcessInstance
 from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
+from engine.enums import InstanceStatus
 from schema.ids import decode_id
 from tests.client import GraphQLClient
 from tests.conftest import make_user, run_worker, serve_app
@@ -33,6 +34,8 @@ from workers.relay import resend_pending
 
 TASK = "query($id: ID!) { task(id: $id) { id status } }"
 COMPLETE = "mutation($id: ID!, $v: JSON) { completeTask(id: $id, variables: $v) { id status } }"
+SUSPEND = "mutation($id: ID!) { suspendInstance(id: $id) { status } }"
+START = "mutation($k: String!) { startProcess(key: $k) { id } }"
 TASK_EVENTS = "subscription { taskEvents { type task { id status } } }"
 ANSWER_WITHIN = 1.0
 
@@ -82,7 +85,8 @@ async def test_completing_while_temporal_is_away_answers_completing_then_complet
         own = own_settings(settings, temporal_address=proxy.address)
         async with caller_of(own, users, group) as (url, caller):
             definition = await deploy(caller, one_task(group=group))
-            [task] = (await start(caller, definition["key"]))["tasks"]
+            started = await start(caller, definition["key"])
+            [task] = started["tasks"]
             ws = url.replace("http://", "ws://") + "/graphql"
             async with subscribe(ws, TASK_EVENTS, caller.token) as events:
                 await proxy.cut()
@@ -96,6 +100,14 @@ async def test_completing_while_temporal_is_away_answers_completing_then_complet
                 assert "errors" not in retried, retried
                 assert retried["data"]["completeTask"]["status"] == "COMPLETING"
                 assert await status_of(caller, task["id"]) == "COMPLETING"
+                # What is not recorded anywhere is neither claimed done nor failed.
+                for refused in (
+                    await caller.raw(SUSPEND, {"id": started["id"]}),
+                    await caller.raw(START, {"k": definition["key"]}),
+                ):
+                    assert [e["extensions"]["code"] for e in refused["errors"]] == [
+                        "UNAVAILABLE"
+                    ], refused
 
                 # The worker's relay, which reaches Temporal, applies it.
                 assert await relay_once(settings, sessions, temporal) >= 1
@@ -107,6 +119,13 @@ async def test_completing_while_temporal_is_away_answers_completing_then_complet
                 "status": "COMPLETED",
             }
             assert await status_of(caller, task["id"]) == "COMPLETED"
+    async with sessions() as session:
+        rows = await session.exec(
+            select(ProcessInstance).where(
+                ProcessInstance.definition_id == decode_id(definition["id"], "ProcessDefinition")
+            )
+        )
+        assert [row.status for row in rows] == [InstanceStatus.COMPLETED]
 
 
 async def test_without_a_worker_start_and_complete_answer_in_bounded_time(

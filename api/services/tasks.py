@@ -350,11 +350,15 @@ class TaskService:
         given = variables_given(variables)
         async with self._reads() as session:
             task = await self._visible(session, principal, task_id)
-            pending = await session.get(PendingCompletion, task_id)
-        if pending is not None and pending.actor_id == principal.id:
+            recorded = (
+                await session.get(PendingCompletion, task_id)
+                if task.status == TaskStatus.COMPLETING
+                else None
+            )
+        if recorded is not None and recorded.actor_id == principal.id:
             # The caller's own completion, recorded and not applied yet (its answer was
             # lost, or Temporal was away): a retry is answered as the first call was.
-            return await self._completion_sent(pending, principal)
+            return await self._completion_sent(recorded, principal)
         # Closed first: whoever completed a task became its assignee, and a candidate
         # who lost the race must hear CONFLICT, not that it is someone else's.
         _open("completed")(principal, task)
