@@ -112,10 +112,31 @@ class InstanceService:
             id=workflow_id(instance_id),
             task_queue=self._settings.task_queue,
             # A retry of a request joins the workflow its first call started; one that
-            # has ended is not started again (its row answers instead, below).
+            # has ended is not started again (its row answers instead).
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+        if await self._first_step_written(start, workflow_id(instance_id)):
+            return await self.get(uuid.UUID(instance_id))
+        # Started, and no worker has written its first step yet: the answer is the
+        # instance as it starts, which that step will store.
+        return ProcessInstance(
+            id=uuid.UUID(instance_id),
+            definition_id=row.id,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING,
+            variables=variables,
+            started_by=initiator.id,
+            request_id=request_id,
+            started_at=datetime.now(UTC),
+        )
+
+    async def _first_step_written(
+        self, start: WithStartWorkflowOperation[Any, Any], workflow: str
+    ) -> bool:
+        """Start the workflow and wait for its first step, as long as the answer deadline
+        allows: True once it is written, False when the workflow started but no worker
+        wrote it in time; `Unanswered` when Temporal did not say whether it started."""
         deadline = self._settings.workflow_answer_seconds
         try:
             # Bounded as every update is (see send_update): with no worker running the
@@ -129,28 +150,17 @@ class InstanceService:
                 )
         except WorkflowAlreadyStartedError:
             # The request's instance ran and ended meanwhile: its first step is written.
-            return await self.get(uuid.UUID(instance_id))
+            return True
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
             if isinstance(exc, RPCError) and exc.status != RPCStatusCode.UNAVAILABLE:
                 raise
-            handle = self._temporal.get_workflow_handle(workflow_id(instance_id))
+            handle = self._temporal.get_workflow_handle(workflow)
             if not await workflow_exists(handle, deadline=deadline):
                 raise Unanswered(
                     "Temporal did not answer in time; the instance may not have started"
                 ) from exc
-            # Started, and no worker has written its first step yet: the answer is the
-            # instance as it starts, which that step will store.
-            return ProcessInstance(
-                id=uuid.UUID(instance_id),
-                definition_id=row.id,
-                business_key=business_key,
-                status=InstanceStatus.RUNNING,
-                variables=variables,
-                started_by=initiator.id,
-                request_id=request_id,
-                started_at=datetime.now(UTC),
-            )
-        return await self.get(uuid.UUID(instance_id))
+            return False
+        return True
 
     async def get(self, instance_id: uuid.UUID) -> ProcessInstance:
         async with self._reads() as session:
