@@ -68,7 +68,7 @@ async def run_worker(settings: Settings) -> None:
         client = await connect_temporal(settings)
         sessions = create_sessionmaker(engine)
         bus = EventBus(redis, settings.event_channel_prefix)
-        tasks = TaskService(sessions, client, bus)
+        tasks = TaskService(sessions, client, bus, answer_within=settings.workflow_answer_seconds)
         if settings.worker_metrics_port is not None:
             # The worker serves no HTTP otherwise; its counters are scraped from here.
             start_http_server(settings.worker_metrics_port, addr=settings.host)

@@ -69,8 +69,12 @@ class Services:
             users=UserService(sessions, tokens, principal_ttl=settings.principal_cache_seconds),
             definitions=definitions,
             instances=instances,
-            control=InstanceControl(sessions, temporal, bus, instances),
-            tasks=TaskService(sessions, temporal, bus),
+            control=InstanceControl(
+                sessions, temporal, bus, instances, answer_within=settings.workflow_answer_seconds
+            ),
+            tasks=TaskService(
+                sessions, temporal, bus, answer_within=settings.workflow_answer_seconds
+            ),
             inbox=InboxService(sessions),
             history=HistoryService(sessions),
             event_log=EventLog(sessions, bus),

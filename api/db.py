@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,13 +15,24 @@ SessionMaker = async_sessionmaker[AsyncSession]
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=settings.database_pre_ping,
         pool_recycle=settings.database_pool_recycle_seconds,
     )
+    event.listen(engine.sync_engine, "checkout", _closed_by_the_server)
+    return engine
+
+
+def _closed_by_the_server(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection the server closed while it sat idle (a restart, a failover,
+    pg_terminate_backend) is replaced at checkout instead of failing the request that
+    drew it: asyncpg has seen the socket close, so asking costs no round trip, where a
+    pre-ping costs one per checkout. The pool retries the checkout on DisconnectionError."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:

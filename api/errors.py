@@ -33,3 +33,10 @@ class NotFound(FlowdeskError):
 
 class Conflict(FlowdeskError):
     code = "CONFLICT"
+
+
+class Unanswered(FlowdeskError):
+    """Temporal gave no answer in time (it is away, or no worker runs): what was sent may
+    still be applied, so the caller is told neither that it was nor that it failed."""
+
+    code = "UNAVAILABLE"

@@ -21,7 +21,7 @@ import temporalio.activity
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.exceptions import ApplicationError
 
-from engine.messages import workflow_id
+from engine.workflow_contract import workflow_id
 
 _INSTANCE_PREFIX = workflow_id("")
 request_log = structlog.get_logger("flowdesk.request")

@@ -115,6 +115,9 @@ class ProcessInstance(SQLModel, table=True):
             "ended_at",
             postgresql_where=sa.text("status = 'COMPLETED'"),
         ),
+        # startProcess's idempotency key is the caller's own: the same key from the same
+        # caller names one instance.
+        sa.UniqueConstraint("started_by", "request_id"),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -127,6 +130,8 @@ class ProcessInstance(SQLModel, table=True):
         default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
     )
     started_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # The requestId startProcess was given, if any.
+    request_id: str | None = Field(default=None, max_length=200)
     # The instance whose call activity started this one.
     parent_id: uuid.UUID | None = Field(
         default=None, foreign_key="process_instances.id", index=True

@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/flowdesk"
     database_pool_size: int = 10
     # A ping before every checkout costs each DataLoader a round trip (an inbox page has
-    # five); connections are recycled instead, and one broken by a restart fails once.
+    # five). Without it a connection the server closed is still replaced at checkout, for
+    # free (api/db.py); only one cut silently by the network fails once.
     database_pre_ping: bool = False
     database_pool_recycle_seconds: int = 300
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     event_channel_prefix: str = Field(default="flowdesk", description="Redis channel namespace")
     outbox_retry_seconds: float = 10.0
+    # How long a request waits for an instance's workflow (startProcess, completeTask,
+    # instance control) before it answers with what is recorded: Temporal away or no
+    # worker running costs a caller this long, not minutes. A completion is recorded
+    # before it is sent, so completeTask answers COMPLETING and the relay applies it.
+    workflow_answer_seconds: float = 5.0
     # Workflows a worker keeps in memory between events (Temporal's sticky cache): bounds
     # its memory however many instances are open.
     worker_cached_workflows: int = 1000

@@ -20,6 +20,7 @@ SCENARIOS = (
     "engine_overhead",
     "many_open",
     "reports",
+    "checkout",
 )
 ROOT = Path(__file__).resolve().parent.parent
 

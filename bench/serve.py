@@ -61,7 +61,7 @@ async def run_flowdesk_worker(settings: Settings) -> None:
         client = await connect_temporal(settings)
         sessions = create_sessionmaker(engine)
         bus = EventBus(redis, settings.event_channel_prefix)
-        tasks = TaskService(sessions, client, bus)
+        tasks = TaskService(sessions, client, bus, answer_within=settings.workflow_answer_seconds)
         async with (
             httpx.AsyncClient() as http,
             build_worker(client, settings, sessions, bus, load_actions(http)),

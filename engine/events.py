@@ -6,7 +6,7 @@ list of them (the events deferred while an instance is suspended) survives JSON.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class StartInstance(BaseModel):
@@ -142,12 +142,3 @@ Event = Annotated[
     | SetVariables,
     Field(discriminator="kind"),
 ]
-
-# Built once per process: the workflow module, which the sandbox re-imports for every
-# workflow it runs, would otherwise build it again each time.
-_EVENT = TypeAdapter[Event](Event)
-
-
-def parse_event(data: dict[str, Any]) -> Event:
-    """An event from its JSON form; raises pydantic's ValidationError (a ValueError)."""
-    return _EVENT.validate_python(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -23,10 +24,22 @@ async def start_process(
     version: int | None = None,
     business_key: str | None = None,
     variables: JSON | None = None,
+    request_id: Annotated[
+        str | None,
+        strawberry.argument(
+            description="An idempotency key of the caller's: a retry with the same key "
+            "returns the instance the first call started, and starts no other."
+        ),
+    ] = None,
 ) -> ProcessInstance:
     principal = info.context.require_user()
     row = await info.context.services.instances.start(
-        key, version=version, business_key=business_key, variables=variables, initiator=principal
+        key,
+        version=version,
+        business_key=business_key,
+        variables=variables,
+        initiator=principal,
+        request_id=request_id,
     )
     return ProcessInstance.from_row(row)
 

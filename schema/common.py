@@ -30,7 +30,11 @@ Ctx = Info[RequestContext, None]
 strawberry.enum(InstanceStatus, description="Where a process instance stands.")
 strawberry.enum(
     TaskStatus,
-    description="Where a task stands. COMPLETING: a completion won and is being applied.",
+    description=(
+        "Where a task stands. COMPLETING: a completion won and is recorded; the instance "
+        "applies it (at once, or once Temporal and a worker answer again), and the task "
+        "turns COMPLETED, announced by TASK_COMPLETED."
+    ),
 )
 strawberry.enum(TaskEventType, description="What happened to a task.")
 

@@ -199,7 +199,12 @@ async def task_service(
     settings: Settings, sessions: SessionMaker, temporal: Client
 ) -> AsyncIterator[TaskService]:
     redis = await connect_redis(settings.redis_url)
-    yield TaskService(sessions, temporal, EventBus(redis, settings.event_channel_prefix))
+    yield TaskService(
+        sessions,
+        temporal,
+        EventBus(redis, settings.event_channel_prefix),
+        answer_within=settings.workflow_answer_seconds,
+    )
     await redis.aclose()
 
 

@@ -26,7 +26,7 @@ from api.models import PendingCompletion, ProcessDefinition, ProcessInstance, Ta
 from api.services.users import UserService
 from api.settings import Settings
 from engine.enums import TaskStatus
-from engine.messages import workflow_id
+from engine.workflow_contract import workflow_id
 from schema.ids import decode_id
 from tests.client import GraphQLClient
 from tests.conftest import make_user

@@ -236,3 +236,71 @@ async def test_variables_in_the_wrong_format_are_refused_naming_each_field(
         caller, definition["key"], deadline="2030-01-31T10:00:00Z", contact="a@b.example"
     )
     assert started["status"] == "RUNNING"
+
+
+START_ONCE = """
+mutation($k: String!, $r: String, $vars: JSON) {
+  startProcess(key: $k, requestId: $r, variables: $vars) { id status tasks { id } }
+}
+"""
+
+
+async def test_a_start_retried_with_its_request_id_returns_the_first_instance(
+    caller: GraphQLClient, sessions: SessionMaker, temporal: Client, settings: Settings
+) -> None:
+    definition = await deploy(caller, one_task())
+    request = {"k": definition["key"], "r": uuid.uuid4().hex, "vars": {"n": 1}}
+    since = datetime.now(UTC)
+
+    first = (await caller.execute(START_ONCE, request))["startProcess"]
+    # A retry after a lost answer, even with other variables, is the same start.
+    again = (await caller.execute(START_ONCE, {**request, "vars": {"n": 2}}))["startProcess"]
+
+    assert again == first
+    assert await instance_count(sessions, definition["id"]) == 1
+    assert await workflows_started_since(temporal, settings, since) == 1
+    async with sessions() as session:
+        row = await session.get(ProcessInstance, pk(first["id"]))
+    assert row is not None and row.request_id == request["r"] and row.variables == {"n": 1}
+
+
+async def test_a_start_sent_twice_at_once_with_one_request_id_starts_one_instance(
+    caller: GraphQLClient, sessions: SessionMaker
+) -> None:
+    definition = await deploy(caller, one_task())
+    request = {"k": definition["key"], "r": uuid.uuid4().hex}
+
+    answers = await asyncio.gather(
+        caller.execute(START_ONCE, request), caller.execute(START_ONCE, request)
+    )
+
+    [one, other] = [answer["startProcess"] for answer in answers]
+    assert one["id"] == other["id"] and len(one["tasks"]) == 1
+    assert await instance_count(sessions, definition["id"]) == 1
+
+
+async def test_a_request_id_is_the_callers_own(
+    caller: GraphQLClient, client: GraphQLClient, users: UserService, sessions: SessionMaker
+) -> None:
+    other = await client.login((await make_user(users)).username)
+    definition = await deploy(caller, one_task())
+    request = {"k": definition["key"], "r": uuid.uuid4().hex}
+
+    mine = (await caller.execute(START_ONCE, request))["startProcess"]
+    theirs = (await other.execute(START_ONCE, request))["startProcess"]
+
+    assert mine["id"] != theirs["id"]
+    assert await instance_count(sessions, definition["id"]) == 2
+
+
+@pytest.mark.parametrize("request_id", ["", "r" * 201], ids=["empty", "too-long"])
+async def test_a_request_id_that_cannot_be_stored_is_refused(
+    caller: GraphQLClient, sessions: SessionMaker, request_id: str
+) -> None:
+    definition = await deploy(caller, one_task())
+    with pytest.raises(GraphQLError) as refused:
+        await caller.execute(START_ONCE, {"k": definition["key"], "r": request_id})
+    [error] = refused.value.errors
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == "requestId"
+    assert await instance_count(sessions, definition["id"]) == 0

@@ -19,7 +19,8 @@ from api.services.users import UserService
 from engine.enums import HistoryEventType, TaskStatus
 from tests.client import GraphQLClient, GraphQLError
 from tests.conftest import make_user
-from tests.factories import claim, complete, deploy, inbox, instance, one_task, start
+from tests.factories import claim, complete, deploy, inbox, instance, one_task, process, start
+from tests.factories import task as task_node
 
 TASK = "query($id: ID!) { task(id: $id) { id status } }"
 COMPLETE = "mutation($id: ID!, $v: JSON) { completeTask(id: $id, variables: $v) { id status } }"
@@ -192,6 +193,63 @@ async def test_two_candidates_claiming_at_once_make_exactly_one_winner(
     assert row.status == TaskStatus.CLAIMED and row.assignee_id is not None
     assert row.version == 2
     assert await events_of(sessions, task["id"], HistoryEventType.TASK_CLAIMED) == 1
+
+
+async def test_a_claim_retried_by_its_winner_succeeds_and_changes_nothing(
+    client: GraphQLClient, users: UserService, sessions: SessionMaker, unique: str
+) -> None:
+    group = f"team-{unique}"
+    [holder] = await people(client, users, 1, [group])
+    started = await start(holder, (await deploy(holder, one_task(group=group)))["key"])
+    [task] = started["tasks"]
+
+    first = await claim(holder, task["id"])
+    again = await claim(holder, task["id"])
+
+    assert first["status"] == again["status"] == "CLAIMED"
+    assert first["assignee"] == again["assignee"]
+    row = await task_row(sessions, task["id"])
+    assert row.version == 2
+    assert await events_of(sessions, task["id"], HistoryEventType.TASK_CLAIMED) == 1
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_a_claim_sent_twice_at_once_by_one_caller_succeeds_twice_and_claims_once(
+    client: GraphQLClient, users: UserService, sessions: SessionMaker, unique: str, round_: int
+) -> None:
+    group = f"team-{unique}"
+    [holder] = await people(client, users, 1, [group])
+    started = await start(holder, (await deploy(holder, one_task(group=group)))["key"])
+    [task] = started["tasks"]
+
+    assert await outcomes(claim(holder, task["id"]), claim(holder, task["id"])) == ["ok", "ok"]
+
+    assert (await task_row(sessions, task["id"])).version == 2
+    assert await events_of(sessions, task["id"], HistoryEventType.TASK_CLAIMED) == 1
+
+
+async def test_claiming_a_task_assigned_to_oneself_succeeds(
+    client: GraphQLClient, users: UserService, sessions: SessionMaker, unique: str
+) -> None:
+    group = f"team-{unique}"
+    user = await make_user(users, groups=[group])
+    assignee = await client.login(user.username)
+    definition = process(
+        "assigned",
+        [task_node("review", group, assignee=user.username)],
+        [
+            ("start", "review"),
+            ("review", "end"),
+        ],
+    )
+    [task] = (await start(assignee, (await deploy(assignee, definition))["key"]))["tasks"]
+    assert task["assignee"] == {"username": user.username}
+
+    claimed = await claim(assignee, task["id"])
+
+    assert claimed["status"] == (await task_row(sessions, task["id"])).status.value
+    assert claimed["assignee"] == {"username": user.username}
+    assert await events_of(sessions, task["id"], HistoryEventType.TASK_CLAIMED) == 0
 
 
 async def test_a_user_who_is_not_a_candidate_can_neither_see_claim_nor_complete_a_task(

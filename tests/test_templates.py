@@ -41,8 +41,8 @@ from api.services.definitions import definition_problems
 from api.services.users import UserService
 from api.settings import Settings
 from engine.definition import definition_json_schema
-from engine.messages import workflow_id
 from engine.validation import validate_definition
+from engine.workflow_contract import workflow_id
 from tests.client import GraphQLClient, GraphQLError
 from tests.conftest import make_user
 from tests.factories import INSTANCE_FIELDS, TEMPLATES, complete, deploy, template

@@ -16,8 +16,8 @@ from api.services.transitions import apply_transition
 from api.services.users import UserService
 from engine import interpreter
 from engine.events import CompleteTask, StartInstance
-from engine.messages import ProcessInput, TransitionRecord
 from engine.validation import parse_definition
+from engine.workflow_contract import ProcessInput, TransitionRecord
 from tests.conftest import make_user
 from tests.factories import process, task
 from tests.test_inbox_statements import counting_statements

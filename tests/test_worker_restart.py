@@ -123,9 +123,13 @@ async def history(sessions: SessionMaker, instance_id: str) -> list[HistoryEvent
 
 
 async def until(
-    sessions: SessionMaker, instance_id: str, done: Callable[[list[HistoryEvent]], bool]
+    sessions: SessionMaker,
+    instance_id: str,
+    done: Callable[[list[HistoryEvent]], bool],
+    *,
+    within: float = 20,
 ) -> list[HistoryEvent]:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + within
     while not done(events := await history(sessions, instance_id)):
         assert time.monotonic() < deadline, [(e.seq, e.type, e.node_id) for e in events]
         await asyncio.sleep(0.05)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from temporalio import activity
@@ -14,14 +15,34 @@ from api.events import EventBus
 from api.metrics import ACTIONS, TRANSITIONS
 from api.services.definitions import DefinitionService
 from api.services.transitions import apply_transition
-from engine.messages import (
+from engine.workflow_contract import (
+    ACTIVITY_APPLY_TRANSITION,
+    ACTIVITY_RESOLVE_DEFINITION,
+    ACTIVITY_RUN_ACTION,
     ResolvedDefinition,
     ResolveDefinitionInput,
     RunActionInput,
     TransitionRecord,
 )
 from workers.actions import Action, ActionFailed
-from workers.workflow import APPLY_TRANSITION, RESOLVE_DEFINITION, RUN_ACTION
+
+
+async def _heartbeating(work: Awaitable[Any]) -> Any:
+    """Await the action, heartbeating while it runs when the workflow asked for heartbeats:
+    their absence is how Temporal learns, within the heartbeat timeout, that this worker
+    died under the action (and a heartbeat is how a cancellation reaches it)."""
+    timeout = activity.info().heartbeat_timeout
+    if not timeout:
+        return await work
+    running = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({running}, timeout=timeout.total_seconds() / 3)
+            if done:
+                return running.result()
+            activity.heartbeat()
+    finally:
+        running.cancel()
 
 
 class ProcessActivities:
@@ -33,12 +54,12 @@ class ProcessActivities:
         self._actions = actions
         self._definitions = DefinitionService(sessions)
 
-    @activity.defn(name=APPLY_TRANSITION)
+    @activity.defn(name=ACTIVITY_APPLY_TRANSITION)
     async def apply_transition(self, record: TransitionRecord) -> None:
         await self._bus.publish(await apply_transition(self._sessions, record))
         TRANSITIONS.inc()
 
-    @activity.defn(name=RUN_ACTION)
+    @activity.defn(name=ACTIVITY_RUN_ACTION)
     async def run_action(self, input: RunActionInput) -> Any:
         action = self._actions.get(input.action)
         if action is None:
@@ -48,14 +69,14 @@ class ProcessActivities:
                 non_retryable=True,
             )
         try:
-            result = await action(input.input)
+            result = await _heartbeating(action(input.input))
         except ActionFailed as exc:
             ACTIONS.labels(input.action, exc.code).inc()
             raise ApplicationError(exc.message, type=exc.code) from exc
         ACTIONS.labels(input.action, "ok").inc()
         return result
 
-    @activity.defn(name=RESOLVE_DEFINITION)
+    @activity.defn(name=ACTIVITY_RESOLVE_DEFINITION)
     async def resolve_definition(self, input: ResolveDefinitionInput) -> ResolvedDefinition:
         """The definition a call activity starts: pinned when the child starts."""
         try:

@@ -11,10 +11,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
-from temporalio.service import RPCError
 
 from api.db import SessionMaker
-from api.errors import FlowdeskError
+from api.errors import FlowdeskError, Unanswered
 from api.models import PendingCompletion, User
 from api.services.tasks import TaskService
 
@@ -42,10 +41,10 @@ async def resend_pending(
         try:
             await tasks.deliver(completion, actor=username)
             landed += 1
+        except Unanswered:
+            log.warning("completion of task %s not delivered yet", completion.task_id)
         except FlowdeskError as exc:
             log.warning("completion of task %s refused: %s", completion.task_id, exc.message)
-        except RPCError as exc:
-            log.warning("completion of task %s not delivered yet: %s", completion.task_id, exc)
     return landed
 
 

@@ -42,10 +42,15 @@ with workflow.unsafe.imports_passed_through():
         ServiceFailed,
         StartInstance,
         TimerFired,
-        parse_event,
     )
     from engine.live import live_state
-    from engine.messages import (
+    from engine.state import InstanceState
+    from engine.validation import deployed_definition
+    from engine.workflow_contract import (
+        ACTIVITY_APPLY_TRANSITION,
+        ACTIVITY_RESOLVE_DEFINITION,
+        ACTIVITY_RUN_ACTION,
+        COMPUTING_ACTIONS,
         QUERY_LIVE_STATE,
         UPDATE_COMPLETE_TASK,
         UPDATE_CONTROL,
@@ -61,12 +66,6 @@ with workflow.unsafe.imports_passed_through():
         TransitionRecord,
         workflow_id,
     )
-    from engine.state import InstanceState
-    from engine.validation import deployed_definition
-
-APPLY_TRANSITION = "apply_transition"
-RUN_ACTION = "run_action"
-RESOLVE_DEFINITION = "resolve_definition"
 
 # A transition is a short database write: a local activity (no extra round trip to
 # the server), retried until the database answers.
@@ -75,12 +74,20 @@ _WRITE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )
 _ACTION_TIMEOUT = timedelta(minutes=5)
+# A worker that dies under an action is noticed by its missing heartbeats within this,
+# not at the action's start-to-close timeout; the action is then retried elsewhere.
+_ACTION_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+# The built-in actions that only compute (`set`, `log`) run as local activities, beside
+# the workflow: no round trip to the server, and a dead worker costs the workflow task's
+# timeout (10 s) before another worker runs them again.
+_LOCAL_TIMEOUT = timedelta(seconds=10)
 
 # Changes to what the workflow does, guarded so that histories recorded before them replay
 # as they ran (tests/test_replay.py).
 _KEEP_DEFERRED = "keep-deferred-reports"
 _ERROR_CODE_OF_THE_ACTION = "error-code-of-the-action"
 _WAIT_FOR_CANCELLED_WORK = "wait-for-cancelled-work"
+_NOTICE_A_DEAD_WORKER = "notice-a-dead-worker"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -174,10 +181,7 @@ class ProcessWorkflow:
         )
 
     def _control_event(self, input: ControlInput) -> Event:
-        try:
-            return parse_event({**input.event, "at": workflow.now()})
-        except ValueError as exc:
-            raise ApplicationError(str(exc), type="BAD_USER_INPUT", non_retryable=True) from exc
+        return input.event.event(workflow.now())
 
     def _validate(self, event: Event) -> None:
         if self._state is None:
@@ -228,7 +232,7 @@ class ProcessWorkflow:
             actor_id=actor_id,
         )
         await workflow.execute_local_activity(
-            APPLY_TRANSITION,
+            ACTIVITY_APPLY_TRANSITION,
             record,
             start_to_close_timeout=_WRITE_TIMEOUT,
             retry_policy=_WRITE_RETRY,
@@ -281,26 +285,49 @@ class ProcessWorkflow:
     def _service(self, command: RunService) -> Callable[[], Awaitable[Event | None]]:
         async def run() -> Event:
             retry = command.retry
+            input = RunActionInput(
+                instance_id=self._input.instance_id,
+                job_id=command.job_id,
+                node_id=command.node_id,
+                action=command.action,
+                input=command.input,
+            )
+            policy = RetryPolicy(
+                initial_interval=retry.initial_interval,
+                backoff_coefficient=retry.backoff,
+                maximum_interval=retry.max_interval,
+                maximum_attempts=retry.max_attempts,
+                non_retryable_error_types=retry.non_retryable,
+            )
+            timeout = command.timeout or _ACTION_TIMEOUT
             try:
-                result = await workflow.execute_activity(
-                    RUN_ACTION,
-                    RunActionInput(
-                        instance_id=self._input.instance_id,
-                        job_id=command.job_id,
-                        node_id=command.node_id,
-                        action=command.action,
-                        input=command.input,
-                    ),
-                    start_to_close_timeout=command.timeout or _ACTION_TIMEOUT,
-                    retry_policy=RetryPolicy(
-                        initial_interval=retry.initial_interval,
-                        backoff_coefficient=retry.backoff,
-                        maximum_interval=retry.max_interval,
-                        maximum_attempts=retry.max_attempts,
-                        non_retryable_error_types=retry.non_retryable,
-                    ),
-                    result_type=object,
-                )
+                if not workflow.patched(_NOTICE_A_DEAD_WORKER):
+                    # As recorded histories ran: no heartbeat, so a dead worker cost the
+                    # whole start-to-close timeout.
+                    result = await workflow.execute_activity(
+                        ACTIVITY_RUN_ACTION,
+                        input,
+                        start_to_close_timeout=timeout,
+                        retry_policy=policy,
+                        result_type=object,
+                    )
+                elif command.action in COMPUTING_ACTIONS:
+                    result = await workflow.execute_local_activity(
+                        ACTIVITY_RUN_ACTION,
+                        input,
+                        start_to_close_timeout=min(timeout, _LOCAL_TIMEOUT),
+                        retry_policy=policy,
+                        result_type=object,
+                    )
+                else:
+                    result = await workflow.execute_activity(
+                        ACTIVITY_RUN_ACTION,
+                        input,
+                        start_to_close_timeout=timeout,
+                        heartbeat_timeout=_ACTION_HEARTBEAT_TIMEOUT,
+                        retry_policy=policy,
+                        result_type=object,
+                    )
             except ActivityError as exc:
                 code, message = _failure_of(exc)
                 return ServiceFailed(
@@ -314,7 +341,7 @@ class ProcessWorkflow:
         async def run() -> Event:
             try:
                 resolved: ResolvedDefinition = await workflow.execute_local_activity(
-                    RESOLVE_DEFINITION,
+                    ACTIVITY_RESOLVE_DEFINITION,
                     ResolveDefinitionInput(key=command.key, version=command.version),
                     start_to_close_timeout=_WRITE_TIMEOUT,
                     retry_policy=RetryPolicy(

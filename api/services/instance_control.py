@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.principal import Principal
@@ -26,15 +26,35 @@ from api.models import OPEN_TASK_STATUSES, PendingCompletion, ProcessInstance, T
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.instances import InstanceService
 from api.services.transitions import FINAL_STATUSES
+from api.workflow_updates import send_update
 from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
 from engine.live import ended_live_state
-from engine.messages import QUERY_LIVE_STATE, UPDATE_CONTROL, ControlInput, workflow_id
+from engine.workflow_contract import (
+    QUERY_LIVE_STATE,
+    UPDATE_CONTROL,
+    CancelRequest,
+    ControlInput,
+    ControlRequest,
+    MessageRequest,
+    ResumeRequest,
+    RetryIncidentRequest,
+    SetVariablesRequest,
+    SuspendRequest,
+    workflow_id,
+)
 
 
 class InstanceControl:
     def __init__(
-        self, sessions: SessionMaker, temporal: Client, bus: EventBus, instances: InstanceService
+        self,
+        sessions: SessionMaker,
+        temporal: Client,
+        bus: EventBus,
+        instances: InstanceService,
+        *,
+        answer_within: float,
     ) -> None:
+        self._answer_within = answer_within
         self._sessions = sessions
         self._reads = reading(sessions)
         self._temporal = temporal
@@ -44,18 +64,24 @@ class InstanceControl:
     async def suspend(
         self, principal: Principal, instance_id: uuid.UUID, reason: str | None
     ) -> ProcessInstance:
-        return await self._send(principal, instance_id, {"kind": "suspend", "reason": reason})
+        return await self._send(
+            principal, instance_id, SuspendRequest(actor=principal.username, reason=reason)
+        )
 
     async def resume(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
-        return await self._send(principal, instance_id, {"kind": "resume"})
+        return await self._send(principal, instance_id, ResumeRequest(actor=principal.username))
 
     async def cancel(
         self, principal: Principal, instance_id: uuid.UUID, reason: str | None
     ) -> ProcessInstance:
-        return await self._send(principal, instance_id, {"kind": "cancel", "reason": reason})
+        return await self._send(
+            principal, instance_id, CancelRequest(actor=principal.username, reason=reason)
+        )
 
     async def retry_incident(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
-        return await self._send(principal, instance_id, {"kind": "retry_incident"})
+        return await self._send(
+            principal, instance_id, RetryIncidentRequest(actor=principal.username)
+        )
 
     async def set_variables(
         self, principal: Principal, instance_id: uuid.UUID, variables: Any
@@ -63,7 +89,9 @@ class InstanceControl:
         if not isinstance(variables, dict) or not variables:
             raise BadUserInput("variables must be a non-empty JSON object", field="variables")
         return await self._send(
-            principal, instance_id, {"kind": "set_variables", "variables": variables}
+            principal,
+            instance_id,
+            SetVariablesRequest(actor=principal.username, variables=variables),
         )
 
     async def send_message(
@@ -79,7 +107,9 @@ class InstanceControl:
         for it; refused (never dropped) when it does not wait for it."""
         if (instance_id is None) == (business_key is None):
             raise BadUserInput("give exactly one of instanceId or businessKey")
-        event = {"kind": "message_received", "name": name, "variables": variables_given(variables)}
+        event = MessageRequest(
+            actor=principal.username, name=name, variables=variables_given(variables)
+        )
         if instance_id is not None:
             return await self._send(principal, instance_id, event, readers_may=True)
         # A business key may name a parent and the children its call activities started
@@ -141,7 +171,7 @@ class InstanceControl:
         self,
         principal: Principal,
         instance_id: uuid.UUID,
-        event: dict[str, Any],
+        event: ControlRequest,
         *,
         readers_may: bool = False,
     ) -> ProcessInstance:
@@ -152,23 +182,12 @@ class InstanceControl:
         if row.status in FINAL_STATUSES:
             raise Conflict(f"the instance is {row.status.value.lower()}")
         handle = self._temporal.get_workflow_handle(workflow_id(str(instance_id)))
-        try:
-            await handle.execute_update(
-                UPDATE_CONTROL,
-                ControlInput(
-                    event={**event, "actor": principal.username}, actor_id=str(principal.id)
-                ),
-                result_type=str,
-            )
-        except WorkflowUpdateFailedError as exc:
-            message = str(getattr(exc.cause, "message", exc.cause))
-            if getattr(exc.cause, "type", None) == "BAD_USER_INPUT":
-                raise BadUserInput(message) from exc
-            raise Conflict(message) from exc
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise Conflict("the instance's workflow has ended") from exc
-            raise
+        await send_update(
+            handle,
+            UPDATE_CONTROL,
+            ControlInput(event=event, actor_id=str(principal.id)),
+            deadline=self._answer_within,
+        )
         return await self._instances.get(instance_id)
 
     async def _controllable(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:

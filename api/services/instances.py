@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col, select
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, Conflict, Forbidden, NotFound
+from api.errors import BadUserInput, Conflict, Forbidden, NotFound, Unanswered
 from api.jsonschemas import validation_errors
 from api.models import ProcessDefinition, ProcessInstance, Task
 from api.services.definitions import DefinitionService, parsed
 from api.services.task_access import visible_sql
 from api.settings import Settings
+from api.workflow_updates import workflow_exists
 from engine.enums import InstanceStatus
-from engine.messages import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
+from engine.workflow_contract import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
 
-# The width of process_instances.business_key.
+# The widths of process_instances.business_key and request_id.
 BUSINESS_KEY_LIMIT = 200
+REQUEST_ID_LIMIT = 200
+# The namespace of instance ids derived from (caller, requestId).
+_REQUESTS = uuid.UUID("5f1c2a8e-6b1d-4c47-9a53-0e6f8d2b7c14")
 
 
 class InstanceService:
@@ -48,11 +59,30 @@ class InstanceService:
         business_key: str | None,
         variables: Any,
         initiator: Principal,
+        request_id: str | None = None,
     ) -> ProcessInstance:
-        """Start an instance and return it once its first step is written.
+        """Start an instance and return it once its first step is written, or, when no
+        worker took it within the answer deadline, as it starts (RUNNING, no tasks yet):
+        its first step is written when a worker comes.
+
+        A `request_id` makes the start idempotent for its caller: the instance's id is
+        derived from the two, so a retry (whatever its other arguments) finds the
+        instance the first call started, or joins its workflow while it starts.
 
         Nothing is written here: the workflow's first transition creates the row, so a
         rejected start leaves no instance and no workflow behind."""
+        if request_id is None:
+            instance_id = str(uuid.uuid4())
+        else:
+            if not 0 < len(request_id) <= REQUEST_ID_LIMIT:
+                raise BadUserInput(
+                    f"requestId has 1 to {REQUEST_ID_LIMIT} characters", field="requestId"
+                )
+            instance_id = str(uuid.uuid5(_REQUESTS, f"{initiator.id}/{request_id}"))
+            async with self._reads() as session:
+                earlier = await session.get(ProcessInstance, uuid.UUID(instance_id))
+            if earlier is not None:
+                return earlier
         row = await self._definitions.get(key, version)
         if row.suspended:
             raise Conflict(f"process definition '{key}' version {row.version} is suspended")
@@ -67,7 +97,6 @@ class InstanceService:
         errors = validation_errors(parsed(row).variables, variables)
         if errors:
             raise BadUserInput(_describe(errors), fields=errors)
-        instance_id = str(uuid.uuid4())
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             WORKFLOW_NAME,
             ProcessInput(
@@ -78,15 +107,60 @@ class InstanceService:
                 business_key=business_key,
                 initiator=initiator.username,
                 initiator_id=str(initiator.id),
+                request_id=request_id,
             ),
             id=workflow_id(instance_id),
             task_queue=self._settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            # A retry of a request joins the workflow its first call started; one that
+            # has ended is not started again (its row answers instead).
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-        await self._temporal.execute_update_with_start_workflow(
-            UPDATE_STARTED, start_workflow_operation=start, result_type=str
+        if await self._first_step_written(start, workflow_id(instance_id)):
+            return await self.get(uuid.UUID(instance_id))
+        # Started, and no worker has written its first step yet: the answer is the
+        # instance as it starts, which that step will store.
+        return ProcessInstance(
+            id=uuid.UUID(instance_id),
+            definition_id=row.id,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING,
+            variables=variables,
+            started_by=initiator.id,
+            request_id=request_id,
+            started_at=datetime.now(UTC),
         )
-        return await self.get(uuid.UUID(instance_id))
+
+    async def _first_step_written(
+        self, start: WithStartWorkflowOperation[Any, Any], workflow: str
+    ) -> bool:
+        """Start the workflow and wait for its first step, as long as the answer deadline
+        allows: True once it is written, False when the workflow started but no worker
+        wrote it in time; `Unanswered` when Temporal did not say whether it started."""
+        deadline = self._settings.workflow_answer_seconds
+        try:
+            # Bounded as every update is (see send_update): with no worker running the
+            # server would hold the call until one comes.
+            async with asyncio.timeout(deadline):
+                await self._temporal.execute_update_with_start_workflow(
+                    UPDATE_STARTED,
+                    start_workflow_operation=start,
+                    result_type=str,
+                    rpc_timeout=timedelta(seconds=deadline),
+                )
+        except WorkflowAlreadyStartedError:
+            # The request's instance ran and ended meanwhile: its first step is written.
+            return True
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            if isinstance(exc, RPCError) and exc.status != RPCStatusCode.UNAVAILABLE:
+                raise
+            handle = self._temporal.get_workflow_handle(workflow)
+            if not await workflow_exists(handle, deadline=deadline):
+                raise Unanswered(
+                    "Temporal did not answer in time; the instance may not have started"
+                ) from exc
+            return False
+        return True
 
     async def get(self, instance_id: uuid.UUID) -> ProcessInstance:
         async with self._reads() as session:

@@ -6,6 +6,7 @@ published after the commit. Completion also goes through the instance's workflow
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,17 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-)
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, Conflict, Forbidden, NotFound
+from api.errors import BadUserInput, Conflict, FlowdeskError, Forbidden, NotFound, Unanswered
 from api.events import EventBus
 from api.grouping import group_by
 from api.jsonschemas import validation_errors, variables_given
@@ -41,8 +36,9 @@ from api.models import (
 from api.services.definitions import PRIORITY_MAX, PRIORITY_MIN
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.task_access import is_candidate, may_see, may_work
+from api.workflow_updates import send_update
 from engine.enums import HistoryEventType, TaskStatus
-from engine.messages import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
+from engine.workflow_contract import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +116,15 @@ _WIN_COMPLETION = _win_completion()
 
 
 class TaskService:
-    def __init__(self, sessions: SessionMaker, temporal: Client, bus: EventBus) -> None:
+    def __init__(
+        self, sessions: SessionMaker, temporal: Client, bus: EventBus, *, answer_within: float
+    ) -> None:
         self._sessions = sessions
         self._reads = reading(sessions)
         self._temporal = temporal
         self._bus = bus
+        # How long a completion waits for the workflow before it answers COMPLETING.
+        self._answer_within = answer_within
 
     async def get(self, principal: Principal, task_id: uuid.UUID) -> Task:
         async with self._reads() as session:
@@ -174,12 +174,18 @@ class TaskService:
             if task.assignee_id is not None:
                 raise Conflict("the task is claimed by someone else and cannot be claimed")
 
+        def held_by_caller(principal: Principal, task: Task) -> bool:
+            # A claim retried by its winner (its answer was lost), or of a task assigned
+            # to the caller already: what it asks for holds, so it succeeds as it stands.
+            return task.status in OPEN_TASK_STATUSES and task.assignee_id == principal.id
+
         return await self._change(
             principal,
             task_id,
             [_open("claimed"), claimable],
             {"status": TaskStatus.CLAIMED, "assignee_id": principal.id},
             HistoryEventType.TASK_CLAIMED,
+            done_already=held_by_caller,
         )
 
     async def unclaim(self, principal: Principal, task_id: uuid.UUID) -> Task:
@@ -344,6 +350,15 @@ class TaskService:
         given = variables_given(variables)
         async with self._reads() as session:
             task = await self._visible(session, principal, task_id)
+            recorded = (
+                await session.get(PendingCompletion, task_id)
+                if task.status == TaskStatus.COMPLETING
+                else None
+            )
+        if recorded is not None and recorded.actor_id == principal.id:
+            # The caller's own completion, recorded and not applied yet (its answer was
+            # lost, or Temporal was away): a retry is answered as the first call was.
+            return await self._completion_sent(recorded, principal)
         # Closed first: whoever completed a task became its assignee, and a candidate
         # who lost the race must hear CONFLICT, not that it is someone else's.
         _open("completed")(principal, task)
@@ -383,17 +398,24 @@ class TaskService:
             )
             if won.first() is None:
                 raise Conflict("the task changed meanwhile; it is being completed by someone else")
-        await self.deliver(pending, actor=principal.username)
+        return await self._completion_sent(pending, principal)
+
+    async def _completion_sent(self, pending: PendingCompletion, principal: Principal) -> Task:
+        """Deliver a recorded completion and return the task: COMPLETED once the workflow
+        took it, still COMPLETING when Temporal did not answer in time (the relay then
+        delivers it, and the task's subscribers hear TASK_COMPLETED)."""
+        with contextlib.suppress(Unanswered):
+            await self.deliver(pending, actor=principal.username)
         async with self._reads() as session:
-            done = await session.get(Task, task_id, populate_existing=True)
+            done = await session.get(Task, pending.task_id, populate_existing=True)
         assert done is not None
         return done
 
     async def deliver(self, pending: PendingCompletion, *, actor: str | None) -> None:
         """Send the completion update; idempotent by the task id, so the relay may resend it.
 
-        A rejected update puts the task back as it was; an unreachable Temporal leaves the
-        outbox row for the relay."""
+        A refused update (or an instance that ended meanwhile) puts the task back as it
+        was; no answer in time (`Unanswered`) leaves the outbox row for the relay."""
         handle = self._temporal.get_workflow_handle(workflow_id(str(pending.instance_id)))
         update = CompleteTaskInput(
             task_id=str(pending.task_id),
@@ -402,30 +424,18 @@ class TaskService:
             actor_id=str(pending.actor_id),
         )
         try:
-            await handle.execute_update(
-                UPDATE_COMPLETE_TASK, update, id=str(pending.task_id), result_type=str
+            await send_update(
+                handle,
+                UPDATE_COMPLETE_TASK,
+                update,
+                id=str(pending.task_id),
+                deadline=self._answer_within,
             )
-        except WorkflowUpdateFailedError as exc:
-            await self._roll_back(pending)
-            raise Conflict(f"the instance refused the completion: {_cause(exc)}") from exc
-        except RPCError as exc:
-            # The workflow ended before (or while) taking the update: the instance was
-            # cancelled, terminated or completed meanwhile. Anything else (Temporal away)
-            # leaves the outbox row for the relay.
-            if not await self._workflow_closed(handle):
-                raise
-            await self._roll_back(pending)
-            raise Conflict("the instance is no longer running") from exc
-
-    @staticmethod
-    async def _workflow_closed(handle: WorkflowHandle[Any, Any]) -> bool:
-        try:
-            description = await handle.describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return True
+        except Unanswered:
             raise
-        return description.status != WorkflowExecutionStatus.RUNNING
+        except FlowdeskError:
+            await self._roll_back(pending)
+            raise
 
     async def _roll_back(self, pending: PendingCompletion) -> None:
         async with self._sessions() as session, session.begin():
@@ -449,11 +459,15 @@ class TaskService:
         event: HistoryEventType,
         *,
         data: dict[str, Any] | None = None,
+        done_already: Callable[[Principal, Task], bool] | None = None,
     ) -> Task:
         """Apply `values` if every check passes on the task as read and nobody changed it
-        since (its version still matches): one transaction with its history event."""
+        since (its version still matches): one transaction with its history event. When
+        `done_already` holds for the task as read, it is returned unchanged."""
         async with self._sessions() as session, session.begin():
             task = await self._visible(session, principal, task_id)
+            if done_already is not None and done_already(principal, task):
+                return task
             for check in checks:
                 check(principal, task)
             if callable(values):
@@ -474,6 +488,10 @@ class TaskService:
                 .first()
             )
             if changed is None:
+                # Changed by a concurrent call: perhaps this caller's own, retried.
+                current = await session.get(Task, task_id, populate_existing=True)
+                if done_already is not None and current and done_already(principal, current):
+                    return current
                 raise Conflict("the task changed meanwhile; read it again")
             events = await append_events(
                 session,
@@ -516,8 +534,3 @@ class TaskService:
         if not may_see(principal, task):
             raise Forbidden("this task is not yours to see")
         return task
-
-
-def _cause(exc: WorkflowUpdateFailedError) -> str:
-    # The workflow's validator or handler failure, as an ApplicationError with its message.
-    return str(getattr(exc.cause, "message", exc.cause))

@@ -17,7 +17,7 @@ from api.models import PendingCompletion, ProcessInstance, Task, User, table_of
 from api.services.history import NewEvent, TaskPeople, insert_events, task_audience
 from engine.enums import InstanceStatus, TaskStatus
 from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
-from engine.messages import TransitionRecord
+from engine.workflow_contract import TransitionRecord
 
 # The worker's statements are Core, on the tables: the ORM's unit of work and bulk
 # bookkeeping cost more CPU than the statements themselves, and nothing here needs objects.
@@ -141,6 +141,7 @@ async def _claim(connection: AsyncConnection, record: TransitionRecord, events: 
                 "definition_id": uuid.UUID(start.definition_id),
                 "business_key": start.business_key,
                 "started_by": uuid.UUID(start.initiator_id) if start.initiator_id else None,
+                "request_id": start.request_id,
                 "parent_id": uuid.UUID(start.parent_instance_id)
                 if start.parent_instance_id
                 else None,
