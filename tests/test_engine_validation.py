@@ -77,7 +77,9 @@ def test_misspelt_field_names_path_and_node() -> None:
     raw = leave_request()
     raw["nodes"][1]["candidateGroup"] = ["managers"]
     assert only_problem(raw) == Problem(
-        "nodes[1].candidateGroup", "Extra inputs are not permitted", "review"
+        "nodes[1].candidateGroup",
+        "userTask has no field 'candidateGroup'; did you mean 'candidateGroups'?",
+        "review",
     )
 
 
@@ -382,5 +384,7 @@ def test_json_schema_documents_the_format() -> None:
     flow = schema["$defs"]["Flow"]
     assert "from" in flow["properties"]
     assert flow["additionalProperties"] is False
-    node = schema["$defs"]["Node"]["properties"]
-    assert all("description" in field for field in node.values())
+    for node_type in NodeType:
+        node = schema["$defs"][node_type[0].upper() + node_type[1:]]
+        assert node["additionalProperties"] is False
+        assert all("description" in field for field in node["properties"].values())

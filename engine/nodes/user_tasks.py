@@ -6,18 +6,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import CloseTask, CreateTask
-from engine.definition import Node
 from engine.durations import parse_duration
 from engine.enums import HistoryEventType, TaskStatus
 from engine.events import CompleteTask
 from engine.failures import Failure
+from engine.node_types import UserTask
 from engine.state import Token
 
 if TYPE_CHECKING:
     from engine.run import Run
 
 
-def create(run: "Run", token: Token, node: Node, local: dict[str, Any] | None = None) -> str:
+def create(run: "Run", token: Token, node: UserTask, local: dict[str, Any] | None = None) -> str:
     """Create the task for a token; `local` is what only this task's expressions see.
     Every field is evaluated before anything is recorded, so a failure leaves no trace."""
     assignee = _user_or_none(run, "assignee", node.assignee, local)
