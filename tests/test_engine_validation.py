@@ -100,6 +100,39 @@ def test_unknown_node_type_is_reported_without_graph_noise() -> None:
     assert (problem.path, problem.node_id) == ("nodes[2].type", "decide")
 
 
+def test_an_unknown_node_type_hides_no_other_problem() -> None:
+    raw = leave_request()
+    raw["nodes"][1]["type"] = "userTsk"
+    raw["nodes"].append({"id": "join", "type": "parallelGateway"})
+    raw["flows"][2]["condition"] = "approved =="
+    # Both ways of the exclusive gateway meet at a parallel join: a join without a fork.
+    raw["flows"][2]["to"] = raw["flows"][3]["to"] = "join"
+    raw["flows"] += [{"from": "join", "to": "approved"}, {"from": "join", "to": "nowhere"}]
+
+    found = {(p.path, p.node_id): p.message for p in validate_definition(raw)}
+
+    assert found[("nodes[1].type", "review")].startswith(
+        "unknown node type 'userTsk'; did you mean 'userTask'? The types are"
+    )
+    assert "parse" in found[("flows[2].condition", "decide")]
+    assert found[("flows[5].to", "join")] == "unknown node 'nowhere'"
+    assert "has no matching fork" in found[("nodes[5]", "join")]
+
+
+def test_a_node_with_bad_fields_keeps_its_good_ones_checked() -> None:
+    raw = linear({"id": "task", "type": "userTask", "priority": "high", "assignee": "=a +"})
+    found = {p.path for p in validate_definition(raw)}
+    assert found == {"nodes[1].priority", "nodes[1].assignee"}
+
+
+def test_a_node_that_is_not_an_object_leaves_the_expressions_checked() -> None:
+    raw = leave_request()
+    raw["nodes"].append("orphan")
+    raw["flows"][2]["condition"] = "approved =="
+    found = {p.path for p in validate_definition(raw)}
+    assert found == {"nodes[5]", "flows[2].condition"}
+
+
 def test_node_id_must_be_an_identifier() -> None:
     raw = linear({"id": "has space", "type": "userTask"})
     assert problems_at(raw, "nodes[1].id")[0].node_id == "has space"
