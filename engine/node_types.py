@@ -29,6 +29,8 @@ from engine.retries import Retry
 # of silently ignored; frozen because a deployed definition never changes.
 _CONFIG = ConfigDict(extra="forbid", frozen=True)
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# The range of a task's priority, as the inbox sorts and setTaskPriority takes it.
+PRIORITY_MIN, PRIORITY_MAX = 0, 100
 
 # Definitions deployed while one model held every node type's fields were stored with
 # these defaults spelt out on every node; the pinned specs of running instances (and
@@ -168,8 +170,9 @@ class UserTask(_Node):
     )
     priority: StrictInt | str = Field(
         default=50,
-        description="Task priority (an integer, higher is more urgent), or an "
-        "`=expression` returning one.",
+        description=f"Task priority (an integer from {PRIORITY_MIN} to {PRIORITY_MAX}, "
+        "higher is more urgent), or an `=expression` returning an integer, which is "
+        "clamped to that range.",
     )
     due: str | None = Field(
         default=None,

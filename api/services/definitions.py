@@ -19,6 +19,7 @@ from engine.definition import Definition
 from engine.enums import NodeType
 from engine.expressions import is_expression
 from engine.names import did_you_mean
+from engine.node_types import PRIORITY_MAX, PRIORITY_MIN
 from engine.validation import DefinitionInvalid, Problem, deployed_definition, parse_definition
 
 
@@ -75,8 +76,6 @@ def definition_problems(raw: dict[str, Any]) -> list[Problem]:
 _LIMITS = {"key": 150, "name": 200}
 _NODE_LIMITS = {"id": 150, "name": 200}
 _GROUP_LIMIT = 150
-# As the inbox and setTaskPriority take it.
-PRIORITY_MIN, PRIORITY_MAX = 0, 100
 
 
 def _too_long(value: Any, path: str, limit: int, node_id: str | None = None) -> list[Problem]:

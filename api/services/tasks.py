@@ -38,11 +38,11 @@ from api.models import (
     User,
     table_of,
 )
-from api.services.definitions import PRIORITY_MAX, PRIORITY_MIN
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.task_access import is_candidate, may_see, may_work
 from engine.enums import HistoryEventType, TaskStatus
 from engine.messages import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
+from engine.node_types import PRIORITY_MAX, PRIORITY_MIN
 
 log = logging.getLogger(__name__)
 
