@@ -30,7 +30,7 @@ from bench.flows import complete, deploy, one_task_definition, start
 from bench.http import Connection
 from bench.report import Report, Summary
 from bench.stack import Stack
-from tests.ws import Subscription, subscribe
+from bench.ws import Subscription, subscribe
 
 GROUP = "bench-live"
 SUBSCRIPTION = "subscription { taskEvents { type at cursor task { id } } }"

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from bench.thirty_nodes import chain, shipping_definition, thirty_node_definition
 from engine.definition import Definition, definition_json_schema
 from engine.enums import NodeType
 from engine.validation import Problem, parse_definition, validate_definition
-from tests.engine_fixtures import chain, shipping_definition, thirty_node_definition
 
 EVERY_NODE_TYPE: dict[str, Any] = {
     "key": "every_type",

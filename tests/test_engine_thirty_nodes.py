@@ -1,17 +1,10 @@
 """The 30-node definition (gateways, parallel branches, a loop, every kind of wait) runs
 from start to end."""
 
+from bench.thirty_nodes import THIRTY_NODE_START, Autopilot, run_thirty_node, thirty_node_definition
 from engine.enums import HistoryEventType, InstanceStatus
 from engine.validation import parse_definition
-from tests.engine_fixtures import (
-    THIRTY_NODE_START,
-    Autopilot,
-    Scenario,
-    entered,
-    history,
-    run_thirty_node,
-    thirty_node_definition,
-)
+from tests.engine_fixtures import Scenario, entered, history
 
 
 def run_scenario() -> Scenario:
