@@ -77,7 +77,7 @@ async def raw_redis(url: str, count: int, channel: str) -> list[float]:
                 latencies.append(arrived - orjson.loads(message["data"])["sent"])
             await asyncio.sleep(0.005)
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await publisher.aclose()
         await listener.aclose()
     return latencies

@@ -12,7 +12,7 @@ from bench.thirty_nodes import AT, INSTANCE_ID
 from bench.thirty_nodes import chain as chain  # the engine tests' too: found with the rest
 from engine.commands import AppendHistory, Command, Transition
 from engine.definition import Definition
-from engine.enums import HistoryEventType
+from engine.enums import HistoryEventType, InstanceStatus
 from engine.events import (
     CompleteTask,
     Event,
@@ -113,6 +113,11 @@ class Scenario:
     @property
     def last(self) -> Transition:
         return self.transitions[-1]
+
+    def status(self) -> InstanceStatus:
+        """The instance's status now: a call, so that a type checker does not keep the
+        status an earlier assert narrowed across the events sent since."""
+        return self.state.status
 
     @property
     def commands(self) -> list[Command]:

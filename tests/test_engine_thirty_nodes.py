@@ -11,7 +11,7 @@ def run_scenario() -> Scenario:
     scenario = Scenario(parse_definition(thirty_node_definition()))
     pilot = Autopilot()
     pilot.saw(scenario.last)
-    while scenario.state.status is InstanceStatus.RUNNING:
+    while scenario.status() is InstanceStatus.RUNNING:
         scenario.later(minutes=1)
         event = pilot.next_event(scenario.state, scenario.now)
         assert event is not None, f"stuck at {[t.node_id for t in scenario.state.tokens]}"
@@ -25,7 +25,7 @@ def test_the_definition_has_thirty_nodes() -> None:
 
 def test_the_thirty_node_definition_runs_to_the_end() -> None:
     scenario = run_scenario()
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert scenario.state.tokens == []
     assert scenario.state.variables == {
         **THIRTY_NODE_START,
