@@ -11,6 +11,7 @@ def closest(name: str, known: Iterable[str]) -> str | None:
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """ "; did you mean 'x'?" for a close known name, else nothing."""
+    """A suffix for a problem's message: a question naming the close known name, or
+    nothing when none is close."""
     guess = closest(name, known)
     return f"; did you mean {guess!r}?" if guess is not None else ""

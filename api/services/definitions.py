@@ -141,9 +141,19 @@ class DefinitionService:
         wanted = set(calls.values()) - {raw.get("key")}
         if wanted:
             async with self._reads() as session:
-                deployed = await self._keys(session)
+                found = set(
+                    (
+                        await session.exec(
+                            select(ProcessDefinition.key)
+                            .where(col(ProcessDefinition.key).in_(wanted))
+                            .distinct()
+                        )
+                    ).all()
+                )
+                # Every key only when one is missing: what a misspelt one is compared with.
+                deployed = await self._keys(session) if wanted - found else found
             for index, key in calls.items():
-                if key in wanted - deployed:
+                if key in wanted - found:
                     node_id = raw["nodes"][index].get("id")
                     problems.append(
                         Problem(
@@ -203,7 +213,7 @@ class DefinitionService:
 
     @staticmethod
     async def _keys(session: Any) -> set[str]:
-        """Every deployed key: what a misspelt one is compared with."""
+        """Every deployed key."""
         return set((await session.exec(select(ProcessDefinition.key).distinct())).all())
 
     async def set_suspended(
