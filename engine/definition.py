@@ -2,8 +2,8 @@
 
 `definition_json_schema()` is the format's published JSON Schema, so the class
 docstrings and field descriptions below (and those of the node models, in
-`node_types`) are written for its readers. Structural rules (reachability, gateways, boundaries, expressions) live in
-`validation`.
+`node_types`) are written for its readers. Structural rules (reachability,
+gateways, boundaries, expressions) live in `validation`.
 """
 
 from collections import deque
