@@ -20,7 +20,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine api schema resolvers workers
+	$(BIN)/mypy engine api schema resolvers workers tests bench
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

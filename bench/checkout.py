@@ -13,8 +13,8 @@ import json
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import select
 
 from api.db import create_engine, create_sessionmaker, reading
 from api.settings import Settings
@@ -27,11 +27,11 @@ async def per_read(engine: AsyncEngine, reads: int) -> float:
     sessions = reading(create_sessionmaker(engine))
     for _ in range(100):
         async with sessions() as session:
-            await session.exec(sa.select(1))
+            await session.exec(select(1))
     began = time.perf_counter()
     for _ in range(reads):
         async with sessions() as session:
-            await session.exec(sa.select(1))
+            await session.exec(select(1))
     elapsed = time.perf_counter() - began
     await engine.dispose()
     return elapsed / reads * 1e6

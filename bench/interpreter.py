@@ -1,6 +1,6 @@
 """interpreter: the pure engine vs SpiffWorkflow, running the same 30-node process in memory.
 
-Flowdesk: tests/engine_fixtures.py's 30-node definition driven to its end by the Autopilot
+Flowdesk: bench/thirty_nodes.py's 30-node definition driven to its end by the Autopilot
 (people answer, timers fire, services answer as the built-in `set` does, the carrier's message
 arrives), with the called `shipping` child run by the interpreter too. Spiff: the same
 process as BPMN (bench/order_fulfilment.bpmn), driven the same way: the same answers, timers
@@ -28,14 +28,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from engine.commands import StartChild, Transition
-from engine.definition import Definition
-from engine.enums import HistoryEventType, InstanceStatus
-from engine.events import ChildCompleted, Event, StartInstance
-from engine.interpreter import handle, start
-from engine.state import InstanceState
-from engine.validation import parse_definition
-from tests.engine_fixtures import (
+from bench.thirty_nodes import (
     AT,
     INSTANCE_ID,
     THIRTY_NODE_START,
@@ -43,6 +36,13 @@ from tests.engine_fixtures import (
     shipping_definition,
     thirty_node_definition,
 )
+from engine.commands import StartChild, Transition
+from engine.definition import Definition
+from engine.enums import HistoryEventType, InstanceStatus
+from engine.events import ChildCompleted, Event, StartInstance
+from engine.interpreter import handle, start
+from engine.state import InstanceState
+from engine.validation import parse_definition
 
 BPMN = Path(__file__).resolve().parent / "order_fulfilment.bpmn"
 

@@ -30,7 +30,7 @@ from bench.flows import complete, deploy, one_task_definition, start
 from bench.http import Connection
 from bench.report import Report, Summary
 from bench.stack import Stack
-from tests.ws import Subscription, subscribe
+from bench.ws import Subscription, subscribe
 
 GROUP = "bench-live"
 SUBSCRIPTION = "subscription { taskEvents { type at cursor task { id } } }"
@@ -77,7 +77,7 @@ async def raw_redis(url: str, count: int, channel: str) -> list[float]:
                 latencies.append(arrived - orjson.loads(message["data"])["sent"])
             await asyncio.sleep(0.005)
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await publisher.aclose()
         await listener.aclose()
     return latencies

@@ -1,16 +1,37 @@
-"""Counting the SQL statements of one GraphQL request, as tests/test_inbox_statements.py does:
-the app runs in this process (lifespan and all, over an ASGI transport) with a
-`before_cursor_execute` listener on every SQLAlchemy engine."""
+"""Counting the SQL statements of one GraphQL request (tests/test_inbox_statements.py
+asserts on them): the app runs in this process (lifespan and all, over an ASGI
+transport) with a `before_cursor_execute` listener on every SQLAlchemy engine."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from api.app import create_app
 from api.settings import Settings
-from tests.test_inbox_statements import counting_statements
+
+
+@contextlib.contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    """The statements every SQLAlchemy engine of this process runs while open."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        # The caller's groups and roles are read when the principal cache has expired,
+        # which depends on the clock, not on the page.
+        if "array_agg(memberships.group_key)" not in args[2]:
+            statements.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def statements_per_request(

@@ -3,7 +3,7 @@
 No I/O, no clock, no randomness: it runs inside the Temporal workflow sandbox.
 """
 
-from engine.definition import Definition, Flow, Node
+from engine.definition import Definition, Flow
 from engine.enums import HistoryEventType, InstanceStatus, NodeType, TaskStatus
 from engine.expressions import ExpressionError
 from engine.interpreter import (
@@ -16,6 +16,7 @@ from engine.interpreter import (
     complete_task,
     start,
 )
+from engine.node_types import Node
 from engine.validation import DefinitionInvalid, Problem, parse_definition, validate_definition
 
 __all__ = [

@@ -5,8 +5,9 @@ import copy
 from functools import partial
 from typing import TYPE_CHECKING
 
-from engine.enums import HistoryEventType, InstanceStatus, NodeType
+from engine.enums import HistoryEventType, InstanceStatus
 from engine.events import Cancel, Resume, RetryIncident, SetVariables, Suspend
+from engine.node_types import ServiceTask
 from engine.nodes import calls, services, start_work
 from engine.nodes.waits import cancel_waits
 from engine.state import Incident, Redo, Token
@@ -77,7 +78,7 @@ def _redo(run: "Run", token: Token, incident: Incident) -> list[Token]:
             return [token]
         case Redo.WORK:
             return run.attempt(token, partial(start_work, run, token, node), Redo.WORK)
-        case Redo.RESULT if node.type is NodeType.SERVICE_TASK:
+        case Redo.RESULT if isinstance(node, ServiceTask):
             step = partial(services.apply_result, run, token, incident.result)
         case Redo.RESULT:
             step = partial(calls.apply_result, run, token, incident.result)

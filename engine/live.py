@@ -5,6 +5,7 @@ from typing import Any
 
 from engine.definition import Definition
 from engine.enums import InstanceStatus
+from engine.node_types import CallActivity, ServiceTask, Timer
 from engine.state import InstanceState
 
 
@@ -32,7 +33,7 @@ def live_state(definition: Definition, state: InstanceState) -> dict[str, Any]:
             {
                 "timer_id": timer_id,
                 "node_id": timer.node_id,
-                "attached_to": definition.node(timer.node_id).attachedTo,
+                "attached_to": definition.node_of(timer.node_id, Timer).attachedTo,
                 "fire_at": timer.fire_at.isoformat(),
             }
             for timer_id, timer in state.timers.items()
@@ -41,7 +42,7 @@ def live_state(definition: Definition, state: InstanceState) -> dict[str, Any]:
             {
                 "job_id": job_id,
                 "node_id": job.node_id,
-                "action": definition.node(job.node_id).action,
+                "action": definition.node_of(job.node_id, ServiceTask).action,
             }
             for job_id, job in state.jobs.items()
         ],
@@ -49,7 +50,7 @@ def live_state(definition: Definition, state: InstanceState) -> dict[str, Any]:
             {
                 "child_id": child_id,
                 "node_id": child.node_id,
-                "key": definition.node(child.node_id).calledElement,
+                "key": definition.node_of(child.node_id, CallActivity).calledElement,
             }
             for child_id, child in state.children.items()
         ],

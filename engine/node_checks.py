@@ -1,63 +1,23 @@
-"""The rules of each node's own fields: which types take them, which types need them,
-and that every expression compiles over variables the instance can have."""
+"""That every expression of a definition compiles over variables the instance can have.
+
+Which fields each node type takes, and which it needs, is said by its model
+(`engine.node_types`) and reported by pydantic."""
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from engine.definition import REQUIRED_FIELDS, TYPE_FIELDS, Node
-from engine.enums import NodeType
 from engine.expressions import (
     ExpressionError,
     is_expression,
     nested_expressions,
     referenced_variables,
 )
+from engine.node_types import CallActivity, ServiceTask, Timer, UserTask
 from engine.problems import Report
-
-# Every type-specific field, with the types that take it.
-_FIELD_TYPES: dict[str, list[NodeType]] = {}
-for _type, _fields in TYPE_FIELDS.items():
-    for _field in _fields:
-        _FIELD_TYPES.setdefault(_field, []).append(_type)
 
 # Names a multi-instance task's expressions and its completionCondition see.
 _LOOP_NAMES = frozenset({"loopCounter"})
 _COUNTS = frozenset({"nrOfInstances", "nrOfCompletedInstances", "nrOfActiveInstances"})
-
-
-def check_fields(report: Report) -> None:
-    for i, node in report.parsed_nodes():
-        _foreign_fields(report, i, node)
-        for field in REQUIRED_FIELDS.get(node.type, ()):
-            if getattr(node, field) is None:
-                report.add(f"nodes[{i}].{field}", f"{node.type} needs {field!r}", node.id)
-        if node.type is NodeType.TIMER:
-            _timer_fields(report, i, node)
-
-
-def _foreign_fields(report: Report, i: int, node: Node) -> None:
-    for field, types in _FIELD_TYPES.items():
-        if node.type in types:
-            continue
-        # Compared with the default, not looked up in model_fields_set: a dumped
-        # definition spells every default out.
-        default = Node.model_fields[field].get_default(call_default_factory=True)
-        if getattr(node, field) != default:
-            names = " and ".join(types)
-            report.add(f"nodes[{i}].{field}", f"{field!r} applies to {names} nodes only", node.id)
-
-
-def _timer_fields(report: Report, i: int, node: Node) -> None:
-    if node.duration is None and node.until is None:
-        report.add(f"nodes[{i}]", "a timer needs 'duration' or 'until'", node.id)
-    elif node.duration is not None and node.until is not None:
-        report.add(f"nodes[{i}].until", "a timer takes 'duration' or 'until', not both", node.id)
-    if node.interrupting is not None and node.attachedTo is None:
-        report.add(
-            f"nodes[{i}].interrupting",
-            "'interrupting' applies to boundary timers (with attachedTo) only",
-            node.id,
-        )
 
 
 @dataclass(frozen=True)
@@ -91,25 +51,24 @@ def _sources(report: Report) -> Iterator[_Source]:
             yield _Source(f"flows[{k}].condition", report.source_id(flow), flow.condition)
     for i, node in report.parsed_nodes():
         path = f"nodes[{i}]"
-        match node.type:
-            case NodeType.USER_TASK:
+        match node:
+            case UserTask():
                 yield from _user_task_sources(path, node)
-            case NodeType.SERVICE_TASK:
+            case ServiceTask():
                 for at, source in nested_expressions(node.input, f"{path}.input"):
                     yield _Source(at, node.id, source)
-                yield from _cel_map(report, node, f"{path}.output", node.output, {"result"})
-            case NodeType.TIMER:
-                for field in ("duration", "until"):
-                    value = getattr(node, field)
-                    if is_expression(value):
+                yield from _cel_map(report, node.id, f"{path}.output", node.output, {"result"})
+            case Timer():
+                for field, value in (("duration", node.duration), ("until", node.until)):
+                    if value is not None and is_expression(value):
                         yield _Source(f"{path}.{field}", node.id, value[1:])
-            case NodeType.CALL_ACTIVITY:
+            case CallActivity():
                 for at, source in nested_expressions(node.inputs, f"{path}.inputs"):
                     yield _Source(at, node.id, source)
-                yield from _cel_map(report, node, f"{path}.outputs", node.outputs, None)
+                yield from _cel_map(report, node.id, f"{path}.outputs", node.outputs, None)
 
 
-def _user_task_sources(path: str, node: Node) -> Iterator[_Source]:
+def _user_task_sources(path: str, node: UserTask) -> Iterator[_Source]:
     loop = node.multiInstance
     extra: set[str] = set()
     if loop is not None:
@@ -140,7 +99,7 @@ def _user_task_sources(path: str, node: Node) -> Iterator[_Source]:
 
 def _cel_map(
     report: Report,
-    node: Node,
+    node_id: str,
     path: str,
     mapping: Mapping[str, str] | None,
     extra: set[str] | None,
@@ -152,11 +111,11 @@ def _cel_map(
             report.add(
                 f"{path}.{name}",
                 "an output mapping is CEL without a leading '='",
-                node.id,
+                node_id,
             )
         else:
             yield _Source(
-                f"{path}.{name}", node.id, source, None if extra is None else frozenset(extra)
+                f"{path}.{name}", node_id, source, None if extra is None else frozenset(extra)
             )
 
 
@@ -175,15 +134,19 @@ def _known_variables(report: Report) -> set[str] | None:
         return None
     known = {"initiator"}  # the engine adds it to every evaluation
     schemas = [variables]
-    for node in report.definition.nodes:
-        if node.form is not None:
-            schemas.append(node.form)
-        known.update(node.output or {})
-        known.update(node.outputs or {})
-        if node.action == "set" and node.output is None:
-            known.update(node.input or {})
-        if node.multiInstance is not None and node.multiInstance.outputCollection:
-            known.add(node.multiInstance.outputCollection)
+    for _, node in report.parsed_nodes():
+        match node:
+            case UserTask():
+                if node.form is not None:
+                    schemas.append(node.form)
+                if node.multiInstance is not None and node.multiInstance.outputCollection:
+                    known.add(node.multiInstance.outputCollection)
+            case ServiceTask():
+                known.update(node.output or {})
+                if node.action == "set" and node.output is None:
+                    known.update(node.input or {})
+            case CallActivity():
+                known.update(node.outputs or {})
     for schema in schemas:
         properties = schema.get("properties")
         if isinstance(properties, Mapping):

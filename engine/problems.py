@@ -4,8 +4,9 @@ one, a node, so an editor can point at both."""
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from engine.definition import Definition, Flow, Node
+from engine.definition import Definition, Flow
 from engine.enums import NodeType
+from engine.node_types import Node
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,16 @@ class Report:
 
     `salvaged` holds the positions of nodes that failed pydantic validation and were
     kept with only the fields the graph needs: their own errors are reported already,
-    so only the structural checks look at them.
+    so only the structural checks look at them. `untyped` holds the ids of nodes whose
+    type is unknown: they keep their place in the graph, but no rule of a node type
+    applies to them. `graph_complete` is false when some node (without an id) or flow
+    could not be kept at all: the structural checks do not run then.
     """
 
     definition: Definition
     salvaged: frozenset[int] = frozenset()
+    untyped: frozenset[str] = frozenset()
+    graph_complete: bool = True
     problems: list[Problem] = field(default_factory=list)
     # Position of the first node with each id: paths point at it.
     position: dict[str, int] = field(default_factory=dict)
@@ -50,11 +56,19 @@ class Report:
         """Each node once, leaving out the salvaged ones."""
         return ((i, node) for i, node in self.nodes() if i not in self.salvaged)
 
+    def typed_nodes(self) -> Iterator[tuple[int, Node]]:
+        """Each node once, leaving out those of an unknown type."""
+        return ((i, node) for i, node in self.nodes() if node.id not in self.untyped)
+
     def known(self, node_id: str) -> Node | None:
         return self.definition.node(node_id) if node_id in self.position else None
 
+    def typed(self, node_id: str) -> Node | None:
+        """The node, if it is known and of a known type."""
+        return self.known(node_id) if node_id not in self.untyped else None
+
     def positions_of(self, node_type: NodeType) -> list[int]:
-        return [i for i, node in self.nodes() if node.type is node_type]
+        return [i for i, node in self.typed_nodes() if node.type is node_type]
 
     def source_id(self, flow: Flow) -> str | None:
         return flow.from_ if flow.from_ in self.position else None

@@ -4,8 +4,9 @@ every node is reachable and can reach an end."""
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from engine.definition import ERROR_HOSTS, GATEWAYS, TIMER_HOSTS, Flow, Node
+from engine.definition import Flow
 from engine.enums import NodeType
+from engine.node_types import ERROR_HOSTS, GATEWAYS, TIMER_HOSTS, Node
 from engine.problems import Report
 
 # The gateways whose outgoing flows carry conditions.
@@ -56,14 +57,16 @@ def _start_and_end(report: Report) -> None:
 
 def _flow_ends(report: Report) -> None:
     for k, flow in enumerate(report.definition.flows):
-        source, target = report.known(flow.from_), report.known(flow.to)
-        if source is None:
+        source, target = report.typed(flow.from_), report.typed(flow.to)
+        if report.known(flow.from_) is None:
             report.add(f"flows[{k}].from", f"unknown node {flow.from_!r}")
-        elif source.type is NodeType.END_EVENT:
+        elif source is not None and source.type is NodeType.END_EVENT:
             report.add(f"flows[{k}].from", "an endEvent cannot have outgoing flows", source.id)
-        if target is None:
+        if report.known(flow.to) is None:
             report.add(f"flows[{k}].to", f"unknown node {flow.to!r}", report.source_id(flow))
-        elif target.type is NodeType.START_EVENT:
+        if target is None:
+            continue  # unknown, or of an unknown type: no rule of a type applies
+        if target.type is NodeType.START_EVENT:
             report.add(f"flows[{k}].to", "a startEvent cannot have incoming flows", target.id)
         elif target.is_boundary:
             report.add(
@@ -74,7 +77,7 @@ def _flow_ends(report: Report) -> None:
 
 
 def _outgoing_flows(report: Report) -> None:
-    for i, node in report.nodes():
+    for i, node in report.typed_nodes():
         count = len(report.definition.outgoing(node.id))
         if node.type is NodeType.END_EVENT:
             continue  # its outgoing flows are reported one by one
@@ -99,7 +102,7 @@ def _outgoing_flows(report: Report) -> None:
 def _flow_conditions(report: Report) -> None:
     leaving: dict[str, list[tuple[int, Flow]]] = {}
     for k, flow in enumerate(report.definition.flows):
-        source = report.known(flow.from_)
+        source = report.typed(flow.from_)
         if source is None:
             continue
         if source.type in _CHOOSING:
@@ -142,16 +145,18 @@ def _gateway_flows(report: Report, gateway: str, flows: list[tuple[int, Flow]]) 
 
 
 def _boundary_hosts(report: Report) -> None:
-    for i, node in report.nodes():
-        if not node.is_boundary or node.attachedTo is None:
+    for i, node in report.typed_nodes():
+        if node.host_id is None:
             continue  # an errorBoundary without attachedTo is a field problem
-        host = report.known(node.attachedTo)
-        if host is None:
+        host = report.typed(node.host_id)
+        if report.known(node.host_id) is None:
             report.add(
                 f"nodes[{i}].attachedTo",
-                f"attachedTo names unknown node {node.attachedTo!r}",
+                f"attachedTo names unknown node {node.host_id!r}",
                 node.id,
             )
+        elif host is None:
+            continue  # of an unknown type: it may or may not take boundary events
         elif node.type is NodeType.TIMER and host.type not in TIMER_HOSTS:
             report.add(
                 f"nodes[{i}].attachedTo",
@@ -172,8 +177,8 @@ def _predecessors(report: Report, node_id: str) -> list[str]:
     """Where a token on `node_id` can come from: along flows, or from the boundary's task."""
     before = [flow.from_ for flow in report.definition.incoming(node_id)]
     node = report.known(node_id)
-    if node is not None and node.is_boundary and node.attachedTo is not None:
-        before.append(node.attachedTo)
+    if node is not None and node.host_id is not None:
+        before.append(node.host_id)
     return before
 
 
@@ -186,14 +191,15 @@ def _reachability(report: Report) -> None:
     roots = [report.definition.nodes[i].id for i in starts]
     roots += [node.id for _, node in report.nodes() if _detached(report, node)]
     reached = _closure(report, roots, forward=True)
-    for i, node in report.nodes():
+    # A node of an unknown type may have been meant as a boundary event.
+    for i, node in report.typed_nodes():
         if node.id not in reached:
             report.add(f"nodes[{i}]", "unreachable node: no path leads to it", node.id)
     ends = [report.definition.nodes[i].id for i in report.positions_of(NodeType.END_EVENT)]
     if not ends:
         return
     finishing = _closure(report, ends, forward=False)
-    for i, node in report.nodes():
+    for i, node in report.typed_nodes():
         # A node without outgoing flows, or one never reached, has its own problem.
         if node.id in reached and node.id not in finishing and report.definition.outgoing(node.id):
             report.add(f"nodes[{i}]", "no path to an end event", node.id)
@@ -201,7 +207,7 @@ def _reachability(report: Report) -> None:
 
 def _detached(report: Report, node: Node) -> bool:
     """A boundary event whose task is unknown: that is its problem, not reachability."""
-    return node.is_boundary and (node.attachedTo is None or report.known(node.attachedTo) is None)
+    return node.is_boundary and (node.host_id is None or report.known(node.host_id) is None)
 
 
 def _closure(report: Report, roots: Iterable[str], *, forward: bool) -> set[str]:
@@ -233,7 +239,7 @@ def _joins(report: Report) -> None:
     if len(starts) != 1:
         return
     dominators = _dominators(report, report.definition.nodes[starts[0]].id)
-    for i, node in report.nodes():
+    for i, node in report.typed_nodes():
         if node.type not in _SYNCHRONIZING:
             continue
         sources = [
@@ -244,6 +250,8 @@ def _joins(report: Report) -> None:
         shared = set.intersection(*(dominators[source] for source in sources))
         # Dominators form a chain: the nearest one has the most dominators itself.
         fork = report.definition.node(max(shared, key=lambda n: len(dominators[n])))
+        if fork.id in report.untyped:
+            continue  # it may have been meant as the fork
         forks = len(report.definition.outgoing(fork.id)) > 1 and fork.type in _SYNCHRONIZING
         kind = "parallel" if node.type is NodeType.PARALLEL_GATEWAY else "inclusive"
         if not forks:

@@ -2,8 +2,9 @@
 
 A problem names the JSON path into the submitted document and, when it
 concerns one, the node, so an editor can point at both. pydantic checks each
-field; `structure_checks` the graph; `node_checks` each node's fields and
-expressions.
+field (each node type's model says which it takes); `structure_checks` the graph;
+`node_checks` the expressions. A document pydantic rejects is salvaged as far as it
+can be, so that the other checks still run on it.
 """
 
 from collections.abc import Mapping
@@ -11,10 +12,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.definition import Definition, Flow, Node
-from engine.enums import NodeType
-from engine.node_checks import check_expressions, check_fields
+from engine.definition import Definition
+from engine.node_checks import check_expressions
 from engine.problems import Problem, Report
+from engine.pydantic_problems import problems_from
+from engine.salvage import salvage
 from engine.structure_checks import check_structure
 
 __all__ = [
@@ -49,109 +51,20 @@ def _check(raw: Mapping[str, Any]) -> tuple[Definition | None, list[Problem]]:
     try:
         definition = Definition.model_validate(raw)
     except ValidationError as error:
-        problems = _from_pydantic(error, raw)
-        # Check the rest of the document too, so one typo does not hide the others.
-        salvaged = _salvage(raw)
-        if salvaged is not None:
-            problems += _run_checks(Report(*salvaged))
+        problems = problems_from(error, raw)
+        # Check the rest of the document too, so one mistake does not hide the others.
+        report = salvage(raw)
+        if report is not None:
+            problems += _run_checks(report)
         return None, problems
     return definition, _run_checks(Report(definition))
 
 
 def _run_checks(report: Report) -> list[Problem]:
-    check_structure(report)
-    check_fields(report)
+    if report.graph_complete:
+        check_structure(report)
     check_expressions(report)
     return report.problems
-
-
-def _from_pydantic(error: ValidationError, raw: Any) -> list[Problem]:
-    problems = []
-    for detail in error.errors():
-        loc = detail["loc"]
-        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-        # Our validators raise ValueError, which pydantic prefixes with "Value error, ".
-        cause = detail.get("ctx", {}).get("error")
-        message = str(cause) if detail["type"] == "value_error" and cause else detail["msg"]
-        node_id = None
-        if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
-            node = raw["nodes"][loc[1]]
-            if isinstance(node, Mapping) and isinstance(node.get("id"), str):
-                node_id = node["id"]
-            if loc[2:] == ("type",) and detail["type"] == "enum":
-                known = ", ".join(NodeType)
-                message = f"unknown node type {detail['input']!r}; the types are {known}"
-        problems.append(Problem(path.removeprefix("."), message, node_id))
-    return problems
-
-
-def _salvage(raw: Any) -> tuple[Definition, frozenset[int]] | None:
-    """A best-effort Definition of a document pydantic rejected, with the positions of
-    the nodes that were patched up, or None when its nodes and flows are too broken for
-    the structural checks to mean anything.
-
-    A node or flow that fails validation keeps only the fields the graph needs;
-    its own errors are already reported.
-    """
-    if not isinstance(raw, Mapping):
-        return None
-    raw_nodes, raw_flows = raw.get("nodes"), raw.get("flows")
-    if not isinstance(raw_nodes, list) or not isinstance(raw_flows, list):
-        return None
-    nodes: list[Node] = []
-    patched: set[int] = set()
-    for i, raw_node in enumerate(raw_nodes):
-        node, whole = _salvage_node(raw_node)
-        if node is None:
-            return None
-        nodes.append(node)
-        if not whole:
-            patched.add(i)
-    flows = [flow for flow in map(_salvage_flow, raw_flows) if flow is not None]
-    if len(flows) < len(raw_flows):
-        return None
-    variables = raw.get("variables")
-    # key and name are not looked at by the structural checks.
-    definition = Definition.model_construct(
-        key="",
-        name="",
-        variables=variables if isinstance(variables, dict) else None,
-        nodes=nodes,
-        flows=flows,
-    )
-    return definition, frozenset(patched)
-
-
-def _salvage_node(raw: Any) -> tuple[Node | None, bool]:
-    """The node, and whether it is whole (valid) rather than patched up."""
-    try:
-        return Node.model_validate(raw), True
-    except ValidationError:
-        pass
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
-        return None, False
-    if raw.get("type") not in tuple(NodeType):
-        return None, False
-    attached = raw.get("attachedTo")
-    # attachedTo joins a boundary event to the graph.
-    return Node.model_construct(
-        id=raw["id"],
-        type=NodeType(raw["type"]),
-        attachedTo=attached if isinstance(attached, str) else None,
-    ), False
-
-
-def _salvage_flow(raw: Any) -> Flow | None:
-    try:
-        return Flow.model_validate(raw)
-    except ValidationError:
-        pass
-    if not isinstance(raw, Mapping):
-        return None
-    source, target = raw.get("from"), raw.get("to")
-    if not isinstance(source, str) or not isinstance(target, str):
-        return None
-    return Flow.model_construct(from_=source, to=target)
 
 
 _DEPLOYED: dict[str, Definition] = {}

@@ -4,6 +4,7 @@ read costs its statement alone (no BEGIN and ROLLBACK round trips around it)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlmodel import select
 
 from api.db import SessionMaker, reading
 
@@ -11,9 +12,9 @@ from api.db import SessionMaker, reading
 async def _two_transaction_starts(sessions: SessionMaker) -> tuple[object, object]:
     # now() is the start of the current transaction: equal twice inside one.
     async with sessions() as session:
-        first = (await session.exec(sa.select(sa.func.now()))).one()
-        await session.exec(sa.select(sa.func.pg_sleep(0.01)))
-        second = (await session.exec(sa.select(sa.func.now()))).one()
+        first = (await session.exec(select(sa.func.now()))).one()
+        await session.exec(select(sa.func.pg_sleep(0.01)))
+        second = (await session.exec(select(sa.func.now()))).one()
     return first, second
 
 

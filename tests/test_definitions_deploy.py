@@ -191,6 +191,66 @@ async def test_a_missing_start_event_does_not_hide_the_other_problems(
     assert await versions(sessions, key) == []
 
 
+VALIDATE = """query($d: JSON) { validateDefinition(definition: $d) { path nodeId message } }"""
+
+
+async def test_an_unknown_node_type_hides_no_other_problem_of_the_definition(
+    caller: GraphQLClient, sessions: SessionMaker
+) -> None:
+    called = fresh_key()
+    await deploy(caller, valid(called))
+    key = fresh_key()
+    document = {
+        "key": key,
+        "name": "Broken",
+        "nodes": [
+            {"id": "start", "type": "startEvent"},
+            {"id": "decide", "type": "exclusiveGateway"},
+            {"id": "work", "type": "userTsk", "candidateGroups": ["nobody"]},
+            # Misspelt: the deployed key lost its last character.
+            {"id": "call", "type": "callActivity", "calledElement": called[:-1]},
+            {"id": "join", "type": "parallelGateway"},
+            {"id": "end", "type": "endEvent"},
+        ],
+        "flows": [
+            {"from": "start", "to": "decide"},
+            {"from": "decide", "to": "work", "condition": "a =="},
+            {"from": "decide", "to": "call", "default": True},
+            {"from": "work", "to": "join"},
+            {"from": "call", "to": "join"},
+            {"from": "join", "to": "end"},
+            {"from": "join", "to": "nowhere"},
+        ],
+    }
+
+    problems = (await caller.execute(VALIDATE, {"d": document}))["validateDefinition"]
+
+    found = {(p["path"], p["nodeId"]): p["message"] for p in problems}
+    assert found[("nodes[2].type", "work")].startswith(
+        "unknown node type 'userTsk'; did you mean 'userTask'?"
+    )
+    assert ("flows[6].to", "join") in found  # the flow to an unknown node
+    assert "parse" in found[("flows[1].condition", "decide")]
+    assert "no matching fork" in found[("nodes[4]", "join")]
+    assert found[("nodes[3].calledElement", "call")] == (
+        f"no process definition '{called[:-1]}' is deployed; did you mean '{called}'?"
+    )
+    assert await versions(sessions, key) == []
+
+
+async def test_a_misspelt_key_is_not_found_naming_the_key_it_probably_means(
+    caller: GraphQLClient,
+) -> None:
+    key = fresh_key()
+    await deploy(caller, valid(key))
+    with pytest.raises(GraphQLError) as missing:
+        await caller.execute(DEFINITION, {"k": key[:-1]})
+    assert missing.value.codes == ["NOT_FOUND"]
+    assert missing.value.errors[0]["message"] == (
+        f"no process definition '{key[:-1]}'; did you mean '{key}'?"
+    )
+
+
 async def test_an_unreachable_node_a_dead_end_gateway_and_a_broken_expression_are_listed_together(
     caller: GraphQLClient, sessions: SessionMaker
 ) -> None:

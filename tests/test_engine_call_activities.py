@@ -68,7 +68,7 @@ def test_the_outputs_are_copied_back_from_the_child() -> None:
         "systems_count": 2,
     }
     assert history(done.commands)[0].data == {"child_id": child_id, "variables": final}
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_without_outputs_nothing_is_copied_back() -> None:
@@ -89,7 +89,7 @@ def test_a_child_failure_without_error_boundary_raises_an_incident_and_retry_res
     scenario = Scenario(calling(ONBOARD), name="ann", extra="vpn")
     first = scenario.child()
     scenario.send(ChildFailed(child_id=first, message="child was terminated", at=scenario.now))
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
     assert of_kind(scenario.last.commands, RaiseIncident) == [
         RaiseIncident(
             node_id="onboard", message="called 'it_access_request' failed: child was terminated"
@@ -100,7 +100,7 @@ def test_a_child_failure_without_error_boundary_raises_an_incident_and_retry_res
     scenario.send(RetryIncident(actor="admin", at=scenario.now))
     second = start_child(scenario).child_id
     assert second != first
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
     assert list(scenario.state.children) == [second]
 
 
@@ -116,7 +116,7 @@ def test_an_error_boundary_catches_a_child_failure_with_its_code() -> None:
         ChildFailed(child_id=scenario.child(), error_code="DENIED", message="no", at=scenario.now)
     )
     assert entered(scenario.last.commands) == ["rejected", "failed"]
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_a_result_from_a_child_no_longer_waited_for_is_ignored() -> None:

@@ -61,7 +61,7 @@ def test_a_parallel_join_waits_for_every_branch(order: tuple[str, str, str]) -> 
     assert node_ids(scenario) == ["after"]
     assert entered(scenario.last.commands) == ["join", "after"]
     scenario.complete(scenario.task("after"))
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def inclusive(*, default: bool = True, b_steps: int = 1) -> Definition:
@@ -166,14 +166,14 @@ def test_an_inclusive_join_fires_once_no_other_token_can_reach_it() -> None:
 
 def test_an_inclusive_fork_without_a_true_condition_or_default_raises_an_incident() -> None:
     scenario = Scenario(inclusive(default=False), picks=[])
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
     assert node_ids(scenario) == ["fork"]
     assert scenario.state.incidents[scenario.state.tokens[0].id].redo is Redo.ENTER
     assert types(scenario.last.commands)[-1] is HistoryEventType.INCIDENT_RAISED
 
     scenario.send(SetVariables(variables={"picks": ["a", "c"]}, actor="admin", at=scenario.now))
     scenario.send(RetryIncident(actor="admin", at=scenario.now))
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
     assert node_ids(scenario) == ["a", "c"]
 
 
@@ -216,7 +216,7 @@ def test_nested_gateways_join_inside_out() -> None:
     assert node_ids(scenario) == ["inner_join", "outer_join", "y"]
     scenario.complete(scenario.task("y"))
     assert entered(scenario.last.commands) == ["inner_join", "outer_join", "route", "big"]
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_a_loop_back_through_an_exclusive_gateway_runs_until_its_condition_fails() -> None:
@@ -248,6 +248,6 @@ def test_a_loop_back_through_an_exclusive_gateway_runs_until_its_condition_fails
         seen |= set(pair)
         scenario.complete(scenario.task("b"))
         scenario.complete(scenario.task("a"), more=more)
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert len(seen) == 6
     assert entered(scenario.commands).count("again") == 3

@@ -455,6 +455,21 @@ def test_expressions_in_task_fields_are_evaluated(carry: Carry) -> None:
     assert sign.due_at == datetime(2025, 3, 10, 17, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(("amount", "priority"), [(500, 100), (-3, 0), (100, 100), (0, 0)])
+def test_a_priority_expression_outside_the_range_is_clamped(amount: int, priority: int) -> None:
+    definition = flow(TWO_TASKS, TWO_TASKS_FLOWS)
+    started = begin(definition, reviewers=[], backup=None, amount=5000, urgent=True)
+    signing = complete(
+        definition,
+        started.state,
+        the_task(started).task_id,
+        department="sales",
+        amount=amount,
+        deadline="2025-03-10T17:00:00Z",
+    )
+    assert the_task(signing).priority == priority
+
+
 def test_task_field_that_fails_to_evaluate_raises_an_incident_at_the_task() -> None:
     definition = flow(TWO_TASKS, TWO_TASKS_FLOWS)
     started = begin(definition, reviewers=[], backup="eve", amount="lots", urgent=False)

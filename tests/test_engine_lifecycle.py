@@ -67,7 +67,7 @@ def busy() -> Definition:
 def test_suspend_records_who_and_why() -> None:
     scenario = Scenario(busy())
     suspended = scenario.send(Suspend(actor="admin", reason="audit", at=scenario.now))
-    assert scenario.state.status is InstanceStatus.SUSPENDED
+    assert scenario.status() is InstanceStatus.SUSPENDED
     (event,) = history(suspended.commands)
     assert (event.type, event.actor, event.data) == (
         HistoryEventType.INSTANCE_SUSPENDED,
@@ -102,7 +102,7 @@ def test_a_suspended_instance_refuses_completions_and_defers_what_its_work_repor
     ]
     assert HistoryEventType.SERVICE_COMPLETED in types(resumed.commands)
     assert {e.at for e in history(resumed.commands)} == {scenario.now}
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
     assert scenario.state.deferred == []
     assert scenario.state.variables == {"noted": True}
     assert sorted(t.node_id for t in scenario.state.tokens) == ["join", "join", "review", "sub"]
@@ -131,14 +131,14 @@ def test_an_instance_in_an_incident_defers_reports_until_the_retry() -> None:
     scenario = Scenario(busy())
     timer_id, job_id = scenario.timer("wait"), scenario.job()
     scenario.send(ServiceFailed(job_id=job_id, message="down", at=scenario.now))
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
     scenario.fire(timer_id)
     assert [e.kind for e in scenario.state.deferred] == ["timer_fired"]
 
     # Suspended and resumed, it goes back to its incident.
     scenario.send(Suspend(actor="admin", at=scenario.now))
     scenario.send(Resume(actor="admin", at=scenario.now))
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
 
     retried = scenario.send(RetryIncident(actor="admin", at=scenario.now))
     assert types(retried.commands)[:3] == [
@@ -146,7 +146,7 @@ def test_an_instance_in_an_incident_defers_reports_until_the_retry() -> None:
         HistoryEventType.SERVICE_STARTED,
         HistoryEventType.TIMER_FIRED,
     ]
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
     assert scenario.state.deferred == []
 
 
@@ -227,7 +227,7 @@ def test_set_variables_merges_and_is_recorded(status: str) -> None:
         scenario.send(Suspend(actor="admin", at=scenario.now))
     if status == "incident":
         scenario.send(ServiceFailed(job_id=scenario.job(), message="down", at=scenario.now))
-    before = scenario.state.status
+    before = scenario.status()
     updated = scenario.send(
         SetVariables(variables={"b": {"y": 2}, "c": 3}, actor="ops", at=scenario.now)
     )
@@ -238,7 +238,7 @@ def test_set_variables_merges_and_is_recorded(status: str) -> None:
         "ops",
         {"variables": {"b": {"y": 2}, "c": 3}},
     )
-    assert scenario.state.status is before
+    assert scenario.status() is before
 
 
 def test_rejection_accepts_what_handle_takes() -> None:

@@ -68,7 +68,7 @@ def test_a_completion_condition_of_two_of_three_cancels_the_third_and_collects_i
     ann, bob, cy = scenario.tasks()
     first = scenario.complete(cy, approve=False)
     assert types(first.commands) == [HistoryEventType.TASK_COMPLETED]
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
 
     second = scenario.complete(ann, approve=True)
     assert of_kind(second.commands, CloseTask) == [
@@ -84,7 +84,7 @@ def test_a_completion_condition_of_two_of_three_cancels_the_third_and_collects_i
         "reviewers": REVIEWERS,
         "votes": [{"approve": True}, None, {"approve": False}],
     }
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert (scenario.state.open_tasks, scenario.state.task_locals, scenario.state.loops) == (
         {},
         {},
@@ -99,7 +99,7 @@ def test_without_a_condition_every_instance_completes() -> None:
     for task_id in scenario.tasks():
         scenario.complete(task_id, n=1)
     assert scenario.state.variables == {"out": [{"n": 1}, {"n": 1}]}
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_sequential_instances_are_created_one_after_the_other() -> None:
@@ -113,7 +113,7 @@ def test_sequential_instances_are_created_one_after_the_other() -> None:
         )
         scenario.complete(task.task_id, score=position)
     assert scenario.state.variables["votes"] == [{"score": 0}, {"score": 1}, {"score": 2}]
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_a_sequential_loop_ended_early_leaves_the_rest_uncreated() -> None:
@@ -127,7 +127,7 @@ def test_a_sequential_loop_ended_early_leaves_the_rest_uncreated() -> None:
     done = scenario.complete(scenario.task(), veto=True)
     assert of_kind(done.commands, CreateTask) == []
     assert scenario.state.variables["votes"] == [{"veto": False}, {"veto": True}, None]
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_an_empty_collection_skips_the_node() -> None:
@@ -136,12 +136,12 @@ def test_an_empty_collection_skips_the_node() -> None:
     assert of_kind(scenario.last.commands, CreateTask) == []
     assert of_kind(scenario.last.commands, StartTimer) == []
     assert scenario.state.variables["votes"] == []
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_a_collection_that_is_not_a_list_raises_an_incident() -> None:
     scenario = Scenario(voting(PARALLEL), reviewers="ann")
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
     assert "not a list" in next(iter(scenario.state.incidents.values())).message
 
 

@@ -5,10 +5,12 @@ import copy
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from engine.definition import Definition, called_keys, definition_json_schema
+from bench.thirty_nodes import chain, shipping_definition, thirty_node_definition
+from engine.definition import Definition, definition_json_schema
+from engine.enums import NodeType
 from engine.validation import Problem, parse_definition, validate_definition
-from tests.engine_fixtures import chain, shipping_definition, thirty_node_definition
 
 EVERY_NODE_TYPE: dict[str, Any] = {
     "key": "every_type",
@@ -138,10 +140,6 @@ def test_the_thirty_node_definition_and_its_child_are_valid() -> None:
     assert validate_definition(shipping_definition()) == []
 
 
-def test_called_keys_are_the_call_activities_elements() -> None:
-    assert called_keys(parse_definition(every_type())) == {"it_access_request", "shipping"}
-
-
 def test_unknown_node_type_is_named() -> None:
     raw = every_type()
     raw["nodes"][position(raw, "wait")]["type"] = "sleep"
@@ -226,6 +224,47 @@ def test_attached_to_names_both_types_that_take_it() -> None:
 def test_a_timer_needs_duration_or_until() -> None:
     raw = linear({"id": "wait", "type": "timer"})
     assert only_problem(raw) == Problem("nodes[1]", "a timer needs 'duration' or 'until'", "wait")
+
+
+def test_interrupting_is_for_boundary_timers_only() -> None:
+    raw = linear({"id": "wait", "type": "timer", "duration": "PT1H", "interrupting": False})
+    assert only_problem(raw) == Problem(
+        "nodes[1].interrupting",
+        "'interrupting' applies to boundary timers (with attachedTo) only",
+        "wait",
+    )
+
+
+def test_a_misspelt_field_is_named_with_the_field_of_that_type_it_means() -> None:
+    raw = linear({"id": "step", "type": "serviceTask", "action": "log", "timout": "PT1M"})
+    assert only_problem(raw) == Problem(
+        "nodes[1].timout", "serviceTask has no field 'timout'; did you mean 'timeout'?", "step"
+    )
+
+
+def test_a_misspelt_field_outside_nodes_gets_a_suggestion_too() -> None:
+    raw = linear({"id": "step", "type": "serviceTask", "action": "log"})
+    raw["flows"][0]["conditon"] = "true"
+    raw["nodes"][1]["retry"] = {"maxAttempt": 2}
+    problems = {p.path: p.message for p in validate_definition(raw)}
+    assert problems["flows[0].conditon"] == "unknown field 'conditon'; did you mean 'condition'?"
+    assert problems["nodes[1].retry.maxAttempt"] == (
+        "unknown field 'maxAttempt'; did you mean 'maxAttempts'?"
+    )
+
+
+def test_a_node_accepts_the_task_defaults_older_deployments_spelt_out_on_every_node() -> None:
+    """Definitions deployed when one model held every field were stored with these on
+    every node; running instances parse their pinned spec again."""
+    spelt = {"priority": 50, "candidateUsers": [], "candidateGroups": []}
+    raw = linear({"id": "wait", "type": "timer", "duration": "PT1H", **spelt})
+    raw["nodes"][0].update(spelt)
+    assert validate_definition(raw) == []
+    assert "priority" not in parse_definition(raw).node("wait").model_dump()
+    raw["nodes"][0]["priority"] = 60
+    assert only_problem(raw) == Problem(
+        "nodes[0].priority", "'priority' applies to userTask nodes only", "start"
+    )
 
 
 def test_a_timer_takes_duration_or_until_not_both() -> None:
@@ -594,19 +633,34 @@ def test_loop_names_are_unknown_outside_their_task() -> None:
 # The published schema
 
 
-def test_the_published_schema_documents_every_node_field() -> None:
+def test_the_published_schema_says_per_node_type_what_it_takes() -> None:
     schema = definition_json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    node_schema = schema["$defs"]["Node"]
-    assert all("description" in field for field in node_schema["properties"].values())
-    assert {"multiInstance", "retry", "attachedTo", "calledElement"} <= set(
-        node_schema["properties"]
-    )
+    nodes = schema["properties"]["nodes"]["items"]
+    mapping = nodes["discriminator"]["mapping"]
+    assert nodes["discriminator"]["propertyName"] == "type"
+    assert set(mapping) == set(NodeType)
+    models = {tag: schema["$defs"][ref.removeprefix("#/$defs/")] for tag, ref in mapping.items()}
+    for model in models.values():
+        assert model["additionalProperties"] is False
+        assert all("description" in field for field in model["properties"].values())
+    assert set(models["startEvent"]["properties"]) == {"id", "type", "name", "documentation"}
+    assert "multiInstance" in models["userTask"]["properties"]
+    assert "multiInstance" not in models["serviceTask"]["properties"]
+    assert {"action", "retry"} <= set(models["serviceTask"]["properties"])
+    assert "calledElement" in models["callActivity"]["required"]
+    assert "action" in models["serviceTask"]["required"]
+    assert "attachedTo" in models["errorBoundary"]["required"]
+    assert models["timer"]["oneOf"] == [{"required": ["duration"]}, {"required": ["until"]}]
+    assert models["timer"]["dependentRequired"] == {"interrupting": ["attachedTo"]}
     assert {"MultiInstance", "Retry", "Flow"} <= set(schema["$defs"])
     assert "from" in schema["$defs"]["Flow"]["properties"]
-    required = {
-        rule["if"]["properties"]["type"]["const"]: rule["then"] for rule in node_schema["allOf"]
-    }
-    assert required["serviceTask"] == {"required": ["action"]}
-    assert required["timer"] == {"oneOf": [{"required": ["duration"]}, {"required": ["until"]}]}
     assert schema == Definition.model_json_schema(by_alias=True) | {"$schema": schema["$schema"]}
+
+
+def test_the_published_schema_refuses_a_field_of_another_node_type() -> None:
+    validator = Draft202012Validator(definition_json_schema())
+    raw = linear({"id": "step", "type": "receiveTask", "message": "go"})
+    assert list(validator.iter_errors(raw)) == []
+    raw["nodes"][1]["action"] = "log"
+    assert list(validator.iter_errors(raw)) != []

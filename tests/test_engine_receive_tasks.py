@@ -37,7 +37,7 @@ def message(scenario: Scenario, name: str, **variables: object) -> MessageReceiv
 def test_a_receive_task_waits_for_its_message() -> None:
     scenario = Scenario(awaiting("paid"))
     assert list(scenario.state.messages.values()) == ["paid"]
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
 
 
 def test_the_message_variables_are_merged_and_the_token_moves_on() -> None:
@@ -52,7 +52,7 @@ def test_the_message_variables_are_merged_and_the_token_moves_on() -> None:
     assert first.data == {"name": "paid", "variables": {"amount": 12, "order": "o-1"}}
     assert scenario.state.variables == {"order": "o-1", "amount": 12}
     assert scenario.state.messages == {}
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_a_message_no_token_waits_for_is_refused() -> None:
@@ -66,7 +66,7 @@ def test_a_message_already_received_is_refused_the_second_time() -> None:
     scenario.send(message(scenario, "paid"))
     assert "no token waits for message 'paid'" in scenario.refused(message(scenario, "paid"))
     scenario.send(message(scenario, "shipped"))
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert scenario.refused(message(scenario, "shipped")) == "instance is COMPLETED, not RUNNING"
 
 
@@ -90,7 +90,7 @@ def test_one_message_moves_one_token_the_one_waiting_longest() -> None:
     assert entered(scenario.send(message(scenario, "go")).commands) == ["join"]
     assert [t.node_id for t in scenario.state.tokens] == ["join", "second"]
     scenario.send(message(scenario, "go"))
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_a_message_to_a_suspended_instance_is_refused() -> None:

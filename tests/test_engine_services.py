@@ -103,7 +103,7 @@ def test_the_output_mapping_sets_variables_from_the_result() -> None:
         "result": {"status": 201, "body": {"id": "ch_1"}},
     }
     assert entered(done.commands) == ["end"]
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert scenario.state.jobs == {}
 
 
@@ -129,7 +129,7 @@ def test_an_output_mapping_that_fails_is_an_incident_retried_without_running_aga
     }
     scenario = Scenario(service(node))
     scenario.succeed(scenario.job(), {"status": 201, "body": {"id": "ch"}})
-    assert scenario.state.status is InstanceStatus.INCIDENT  # `suffix` is missing
+    assert scenario.status() is InstanceStatus.INCIDENT  # `suffix` is missing
     (incident,) = scenario.state.incidents.values()
     assert (incident.node_id, incident.redo) == ("charge", Redo.RESULT)
     assert "output.charge_id" in incident.message
@@ -137,13 +137,13 @@ def test_an_output_mapping_that_fails_is_an_incident_retried_without_running_aga
 
     retried = scenario.send(RetryIncident(actor="admin", at=scenario.now))
     assert of_kind(retried.commands, RunService) == []
-    assert scenario.state.status is InstanceStatus.INCIDENT  # failed the same way again
+    assert scenario.status() is InstanceStatus.INCIDENT  # failed the same way again
 
     scenario.send(SetVariables(variables={"suffix": "-1"}, actor="admin", at=scenario.now))
     retried = scenario.send(RetryIncident(actor="admin", at=scenario.now))
     assert of_kind(retried.commands, RunService) == []
     assert scenario.state.variables == {"suffix": "-1", "status": 201, "charge_id": "ch-1"}
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def failed(scenario: Scenario, job_id: str, code: str | None = None) -> None:
@@ -158,7 +158,7 @@ def test_a_failure_without_error_boundary_raises_an_incident_at_the_task() -> No
     scenario = Scenario(service(CHARGE), **START)
     job_id = run_service(scenario).job_id
     failed(scenario, job_id, "HTTP_4XX")
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
     assert [token.node_id for token in scenario.state.tokens] == ["charge"]
     (incident,) = of_kind(scenario.last.commands, RaiseIncident)
     assert incident == RaiseIncident(
@@ -180,7 +180,7 @@ def test_retrying_the_incident_runs_the_service_again_under_a_new_job() -> None:
     old_job = run_service(scenario).job_id
     failed(scenario, old_job)
     retried = scenario.send(RetryIncident(actor="admin", at=scenario.now))
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
     resolved = history(retried.commands)[0]
     assert (resolved.type, resolved.node_id, resolved.actor) == (
         HistoryEventType.INCIDENT_RESOLVED,
@@ -195,7 +195,7 @@ def test_retrying_the_incident_runs_the_service_again_under_a_new_job() -> None:
     assert scenario.succeed(old_job, {"status": 201, "body": {"id": "stale"}}).commands == []
     scenario.succeed(new_job, {"status": 201, "body": {"id": "ch_3"}})
     assert scenario.state.variables["charge_id"] == "ch_3"
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def error_boundary(boundary_id: str, code: str | None) -> dict[str, Any]:
@@ -225,7 +225,7 @@ def test_an_error_boundary_for_the_code_or_for_any_catches_the_failure(
         **START,
     )
     failed(scenario, scenario.job(), code)
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert entered(scenario.last.commands) == [caught_by, f"after_{caught_by}"]
     assert HistoryEventType.TIMER_CANCELLED in types(scenario.last.commands)
     assert scenario.state.timers == {}
@@ -234,13 +234,13 @@ def test_an_error_boundary_for_the_code_or_for_any_catches_the_failure(
 def test_an_error_boundary_for_another_code_lets_the_failure_become_an_incident() -> None:
     scenario = Scenario(with_boundaries(error_boundary("declined", "HTTP_4XX")), **START)
     failed(scenario, scenario.job(), "HTTP_5XX")
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
     assert [token.node_id for token in scenario.state.tokens] == ["charge"]
 
 
 def test_an_input_that_fails_to_evaluate_is_retried_without_restarting_boundary_timers() -> None:
     scenario = Scenario(with_boundaries(), billing_url="https://billing", customer="acme")
-    assert scenario.state.status is InstanceStatus.INCIDENT  # `amount` is missing
+    assert scenario.status() is InstanceStatus.INCIDENT  # `amount` is missing
     assert len(of_kind(scenario.last.commands, StartTimer)) == 1
     (incident,) = scenario.state.incidents.values()
     assert (incident.redo, "input" in incident.message) == (Redo.WORK, True)

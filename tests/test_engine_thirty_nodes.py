@@ -1,24 +1,17 @@
 """The 30-node definition (gateways, parallel branches, a loop, every kind of wait) runs
 from start to end."""
 
+from bench.thirty_nodes import THIRTY_NODE_START, Autopilot, run_thirty_node, thirty_node_definition
 from engine.enums import HistoryEventType, InstanceStatus
 from engine.validation import parse_definition
-from tests.engine_fixtures import (
-    THIRTY_NODE_START,
-    Autopilot,
-    Scenario,
-    entered,
-    history,
-    run_thirty_node,
-    thirty_node_definition,
-)
+from tests.engine_fixtures import Scenario, entered, history
 
 
 def run_scenario() -> Scenario:
     scenario = Scenario(parse_definition(thirty_node_definition()))
     pilot = Autopilot()
     pilot.saw(scenario.last)
-    while scenario.state.status is InstanceStatus.RUNNING:
+    while scenario.status() is InstanceStatus.RUNNING:
         scenario.later(minutes=1)
         event = pilot.next_event(scenario.state, scenario.now)
         assert event is not None, f"stuck at {[t.node_id for t in scenario.state.tokens]}"
@@ -32,7 +25,7 @@ def test_the_definition_has_thirty_nodes() -> None:
 
 def test_the_thirty_node_definition_runs_to_the_end() -> None:
     scenario = run_scenario()
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert scenario.state.tokens == []
     assert scenario.state.variables == {
         **THIRTY_NODE_START,

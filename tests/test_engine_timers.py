@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bench.thirty_nodes import AT
 from engine.commands import (
     CancelChild,
     CancelService,
@@ -16,7 +17,7 @@ from engine.commands import (
 from engine.definition import Definition
 from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
 from engine.events import TimerFired
-from tests.engine_fixtures import AT, Scenario, chain, definition, entered, history, of_kind, types
+from tests.engine_fixtures import Scenario, chain, definition, entered, history, of_kind, types
 
 
 def waiting(timer: dict[str, Any]) -> Definition:
@@ -90,7 +91,7 @@ def test_a_timer_expression_that_fails_raises_an_incident(
     timer: dict[str, Any], variables: dict[str, Any], message: str
 ) -> None:
     scenario = Scenario(waiting(timer), **variables)
-    assert scenario.state.status is InstanceStatus.INCIDENT
+    assert scenario.status() is InstanceStatus.INCIDENT
     assert message in next(iter(scenario.state.incidents.values())).message
     assert scenario.state.timers == {}
 
@@ -140,7 +141,7 @@ def test_a_boundary_timer_is_cancelled_when_its_task_completes() -> None:
         HistoryEventType.TIMER_CANCELLED,
         HistoryEventType.NODE_LEFT,
     ]
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 def test_an_interrupting_boundary_timer_cancels_the_task_and_leaves_by_its_flow() -> None:
@@ -171,9 +172,9 @@ def test_a_non_interrupting_boundary_timer_starts_a_path_beside_the_task() -> No
     assert scenario.task("host") == task_id
 
     scenario.complete(scenario.task("escalate"))
-    assert scenario.state.status is InstanceStatus.RUNNING
+    assert scenario.status() is InstanceStatus.RUNNING
     scenario.complete(task_id)
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
 
 
 @pytest.mark.parametrize(
@@ -226,5 +227,5 @@ def test_a_timer_of_a_completed_instance_is_ignored() -> None:
     scenario = Scenario(bounded(USER_TASK))
     timer_id = scenario.timer()
     scenario.complete(scenario.task())
-    assert scenario.state.status is InstanceStatus.COMPLETED
+    assert scenario.status() is InstanceStatus.COMPLETED
     assert scenario.fire(timer_id).commands == []

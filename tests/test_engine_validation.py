@@ -77,7 +77,9 @@ def test_misspelt_field_names_path_and_node() -> None:
     raw = leave_request()
     raw["nodes"][1]["candidateGroup"] = ["managers"]
     assert only_problem(raw) == Problem(
-        "nodes[1].candidateGroup", "Extra inputs are not permitted", "review"
+        "nodes[1].candidateGroup",
+        "userTask has no field 'candidateGroup'; did you mean 'candidateGroups'?",
+        "review",
     )
 
 
@@ -96,6 +98,39 @@ def test_unknown_node_type_is_reported_without_graph_noise() -> None:
     raw["nodes"][2]["type"] = "xorGateway"
     problem = only_problem(raw)
     assert (problem.path, problem.node_id) == ("nodes[2].type", "decide")
+
+
+def test_an_unknown_node_type_hides_no_other_problem() -> None:
+    raw = leave_request()
+    raw["nodes"][1]["type"] = "userTsk"
+    raw["nodes"].append({"id": "join", "type": "parallelGateway"})
+    raw["flows"][2]["condition"] = "approved =="
+    # Both ways of the exclusive gateway meet at a parallel join: a join without a fork.
+    raw["flows"][2]["to"] = raw["flows"][3]["to"] = "join"
+    raw["flows"] += [{"from": "join", "to": "approved"}, {"from": "join", "to": "nowhere"}]
+
+    found = {(p.path, p.node_id): p.message for p in validate_definition(raw)}
+
+    assert found[("nodes[1].type", "review")].startswith(
+        "unknown node type 'userTsk'; did you mean 'userTask'? The types are"
+    )
+    assert "parse" in found[("flows[2].condition", "decide")]
+    assert found[("flows[5].to", "join")] == "unknown node 'nowhere'"
+    assert "has no matching fork" in found[("nodes[5]", "join")]
+
+
+def test_a_node_with_bad_fields_keeps_its_good_ones_checked() -> None:
+    raw = linear({"id": "task", "type": "userTask", "priority": "high", "assignee": "=a +"})
+    found = {p.path for p in validate_definition(raw)}
+    assert found == {"nodes[1].priority", "nodes[1].assignee"}
+
+
+def test_a_node_that_is_not_an_object_leaves_the_expressions_checked() -> None:
+    raw = leave_request()
+    raw["nodes"].append("orphan")
+    raw["flows"][2]["condition"] = "approved =="
+    found = {p.path for p in validate_definition(raw)}
+    assert found == {"nodes[5]", "flows[2].condition"}
 
 
 def test_node_id_must_be_an_identifier() -> None:
@@ -382,5 +417,7 @@ def test_json_schema_documents_the_format() -> None:
     flow = schema["$defs"]["Flow"]
     assert "from" in flow["properties"]
     assert flow["additionalProperties"] is False
-    node = schema["$defs"]["Node"]["properties"]
-    assert all("description" in field for field in node.values())
+    for node_type in NodeType:
+        node = schema["$defs"][node_type[0].upper() + node_type[1:]]
+        assert node["additionalProperties"] is False
+        assert all("description" in field for field in node["properties"].values())

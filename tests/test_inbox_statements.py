@@ -3,14 +3,8 @@ relation goes through a DataLoader."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from api.services.users import UserService
+from bench.statements import counting_statements
 from tests.client import GraphQLClient
 from tests.conftest import make_user
 from tests.factories import deploy, one_task, start
@@ -29,23 +23,6 @@ EVERYTHING = """query($first: Int) { tasks(first: $first) { edges { node {
   comments { message author { username } }
   instance { id status businessKey startedBy { username } definition { key version deployedBy { username } } }
 } } pageInfo { hasNextPage endCursor } } }"""
-
-
-@contextlib.contextmanager
-def counting_statements() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        # The caller's groups and roles are read when the principal cache has expired,
-        # which depends on the clock, not on the page.
-        if "array_agg(memberships.group_key)" not in args[2]:
-            statements.append(args[2])
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 async def _inbox_of(

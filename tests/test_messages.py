@@ -3,6 +3,8 @@ shared with the children its call activities started."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from api.services.users import UserService
 from tests.client import GraphQLClient
 from tests.conftest import make_user
@@ -19,7 +21,7 @@ async def test_a_message_by_business_key_finds_the_waiting_parent_beside_its_chi
     group = f"g-{unique}"
     as_user = await client.login((await make_user(users, groups=[group])).username)
     child = (await deploy(as_user, one_task(group=group)))["key"]
-    parent = {
+    parent: dict[str, Any] = {
         "key": f"parent_{unique}",
         "name": "Parent",
         "nodes": [

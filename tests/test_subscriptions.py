@@ -20,10 +20,10 @@ from api.db import SessionMaker
 from api.embedded import EmbeddedRedis, free_port
 from api.services.users import UserService
 from api.settings import Settings
+from bench.ws import Subscription, subscribe
 from tests.client import GraphQLClient, GraphQLError
 from tests.conftest import embedded_home, make_user, run_worker, serve_app
 from tests.factories import claim, complete, deploy, one_task, start
-from tests.ws import Subscription, subscribe
 
 TASK_EVENTS = """subscription($since: String) {
   taskEvents(since: $since) { type cursor at task { id name status assignee { username } } }

@@ -27,10 +27,10 @@ from api.db import SessionMaker
 from api.models import Group, HistoryEvent, Membership, Task, TaskComment, User
 from api.services.event_log import LogPosition
 from api.settings import Settings
+from bench.ws import Subscription, subscribe
 from engine.enums import HistoryEventType, TaskStatus
 from tests.client import GraphQLClient, GraphQLError
 from tests.factories import claim, complete, deploy, inbox, instance, one_task, start
-from tests.ws import Subscription, subscribe
 
 FIELDS = """id status version priority dueAt followUpAt delegationState variables
   assignee { username } owner { username }

@@ -1025,7 +1025,7 @@ async def _budget_rejected(s: Stack) -> None:
     assert ends(final, definition) == ["rejected"]
 
 
-LOAN = {"applicant": "Jane Roe", "amount": 20000, "term_months": 48}
+LOAN: dict[str, Any] = {"applicant": "Jane Roe", "amount": 20000, "term_months": 48}
 
 
 @scenario("loan_application", "approved_after_a_retried_scoring_call")
@@ -1138,7 +1138,7 @@ async def test_start_refuses_a_duration_or_timestamp_a_timer_could_not_use(
 ) -> None:
     """Refused by the variables' `pattern` at the start, not an incident at the timer."""
     definition = await stack.deploy(name)
-    valid = {
+    valids: dict[str, dict[str, Any]] = {
         "customer_complaint": {
             "customer": "c",
             "channel": "web",
@@ -1164,7 +1164,8 @@ async def test_start_refuses_a_duration_or_timestamp_a_timer_could_not_use(
             "last_day_ends": "2030-01-31T17:00:00+01:00",
             "resigned": False,
         },
-    }[name]
+    }
+    valid = valids[name]
     _, caller = await stack.person()
     with pytest.raises(GraphQLError) as refused:
         await stack.start(definition, caller, **{**valid, **variables})

@@ -14,13 +14,13 @@ from api.models import HistoryEvent, ProcessInstance, Task
 from api.services.definitions import DefinitionService
 from api.services.transitions import apply_transition
 from api.services.users import UserService
+from bench.statements import counting_statements
 from engine import interpreter
 from engine.events import CompleteTask, StartInstance
 from engine.validation import parse_definition
 from engine.workflow_contract import ProcessInput, TransitionRecord
 from tests.conftest import make_user
 from tests.factories import process, task
-from tests.test_inbox_statements import counting_statements
 
 
 async def test_a_start_and_a_completion_cost_three_statements_each(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.ws import subscribe
 from tests.client import GraphQLClient
-from tests.ws import subscribe
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -15,8 +15,11 @@ from api.errors import BadUserInput, NotFound
 from api.jsonschemas import schema_problem
 from api.models import ProcessDefinition
 from engine.bpmn import BpmnImportError, bpmn_to_definition
-from engine.definition import Definition, called_keys
+from engine.definition import Definition
+from engine.enums import NodeType
 from engine.expressions import is_expression
+from engine.names import did_you_mean
+from engine.node_types import PRIORITY_MAX, PRIORITY_MIN
 from engine.validation import DefinitionInvalid, Problem, deployed_definition, parse_definition
 
 
@@ -73,8 +76,6 @@ def definition_problems(raw: dict[str, Any]) -> list[Problem]:
 _LIMITS = {"key": 150, "name": 200}
 _NODE_LIMITS = {"id": 150, "name": 200}
 _GROUP_LIMIT = 150
-# As the inbox and setTaskPriority take it.
-PRIORITY_MIN, PRIORITY_MAX = 0, 100
 
 
 def _too_long(value: Any, path: str, limit: int, node_id: str | None = None) -> list[Problem]:
@@ -103,6 +104,19 @@ def document(definition: Any, bpmn_xml: str | None) -> Any:
         raise problems_error(list(exc.problems)) from exc
 
 
+def _called_keys(raw: dict[str, Any]) -> dict[int, str]:
+    """The keys the call activities of a document name, by node position; read from the
+    document itself, so that they are checked even when it has other problems."""
+    nodes = raw.get("nodes")
+    return {
+        index: node["calledElement"]
+        for index, node in enumerate(nodes if isinstance(nodes, list) else [])
+        if isinstance(node, dict)
+        and node.get("type") == NodeType.CALL_ACTIVITY
+        and isinstance(node.get("calledElement"), str)
+    }
+
+
 def checksum(spec: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -119,14 +133,12 @@ class DefinitionService:
 
     async def problems(self, raw: Any) -> list[Problem]:
         """Everything wrong with `raw`, including call activities naming keys that are not
-        deployed (a definition may call its own key)."""
+        deployed (a definition may call its own key), even when it has other problems."""
         if not isinstance(raw, dict):
             raise BadUserInput("the definition must be a JSON object")
         problems = definition_problems(raw)
-        if problems:
-            return problems
-        definition = parse_definition(raw)
-        wanted = called_keys(definition) - {definition.key}
+        calls = _called_keys(raw)
+        wanted = set(calls.values()) - {raw.get("key")}
         if wanted:
             async with self._reads() as session:
                 found = set(
@@ -138,13 +150,17 @@ class DefinitionService:
                         )
                     ).all()
                 )
-            for index, node in enumerate(definition.nodes):
-                if node.calledElement in wanted - found:
+                # Every key only when one is missing: what a misspelt one is compared with.
+                deployed = await self._keys(session) if wanted - found else found
+            for index, key in calls.items():
+                if key in wanted - found:
+                    node_id = raw["nodes"][index].get("id")
                     problems.append(
                         Problem(
                             path=f"nodes[{index}].calledElement",
-                            node_id=node.id,
-                            message=f"no process definition '{node.calledElement}' is deployed",
+                            node_id=node_id if isinstance(node_id, str) else None,
+                            message=f"no process definition '{key}' is deployed"
+                            + did_you_mean(key, deployed),
                         )
                     )
         return problems
@@ -189,10 +205,16 @@ class DefinitionService:
                         )
                     )
                 ).first()
-        if row is None:
-            suffix = f" version {version}" if version is not None else ""
-            raise NotFound(f"no process definition '{key}'{suffix}")
+            if row is None:
+                suffix = f" version {version}" if version is not None else ""
+                hint = "" if version is not None else did_you_mean(key, await self._keys(session))
+                raise NotFound(f"no process definition '{key}'{suffix}{hint}")
         return row
+
+    @staticmethod
+    async def _keys(session: Any) -> set[str]:
+        """Every deployed key."""
+        return set((await session.exec(select(ProcessDefinition.key).distinct())).all())
 
     async def set_suspended(
         self, key: str, version: int | None, suspended: bool

@@ -33,11 +33,11 @@ from api.models import (
     User,
     table_of,
 )
-from api.services.definitions import PRIORITY_MAX, PRIORITY_MIN
 from api.services.history import NewEvent, append_events, task_audience
 from api.services.task_access import is_candidate, may_see, may_work
 from api.workflow_updates import send_update
 from engine.enums import HistoryEventType, TaskStatus
+from engine.node_types import PRIORITY_MAX, PRIORITY_MIN
 from engine.workflow_contract import UPDATE_COMPLETE_TASK, CompleteTaskInput, workflow_id
 
 log = logging.getLogger(__name__)

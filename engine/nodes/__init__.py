@@ -7,10 +7,19 @@ the token waits (or was consumed).
 
 from typing import TYPE_CHECKING
 
-from engine.definition import GATEWAYS, Node
 from engine.enums import HistoryEventType, InstanceStatus, NodeType
 from engine.events import CompleteTask
 from engine.failures import Failure
+from engine.node_types import (
+    CallActivity,
+    Gateway,
+    MultiInstance,
+    Node,
+    ReceiveTask,
+    ServiceTask,
+    Timer,
+    UserTask,
+)
 from engine.nodes import (
     calls,
     gateways,
@@ -35,14 +44,14 @@ def enter(run: "Run", token: Token) -> list[Token]:
     if node.type is NodeType.END_EVENT:
         _end(run, token)
         return []
-    if node.type in GATEWAYS:
+    if isinstance(node, Gateway):
         return gateways.enter(run, token, node)
-    if node.type is NodeType.TIMER:
+    if isinstance(node, Timer):
         timers.enter_intermediate(run, token, node)
         return []
-    if node.multiInstance is not None:
+    if isinstance(node, UserTask) and node.multiInstance is not None:
         # It may skip the node, which must not start (and at once stop) boundary timers.
-        return multi_instance.enter(run, token, node)
+        return multi_instance.enter(run, token, node, node.multiInstance)
     timers.attach(run, token, node)
     try:
         return start_work(run, token, node)
@@ -53,27 +62,27 @@ def enter(run: "Run", token: Token) -> list[Token]:
 def start_work(run: "Run", token: Token, node: Node) -> list[Token]:
     """The task's own work, started once its boundary timers run (and again by a retry
     of an incident there)."""
-    match node.type:
-        case NodeType.USER_TASK if node.multiInstance is not None:
-            return multi_instance.proceed(run, token, node)
-        case NodeType.USER_TASK:
+    match node:
+        case UserTask(multiInstance=MultiInstance() as spec):
+            return multi_instance.proceed(run, token, node, spec)
+        case UserTask():
             user_tasks.create(run, token, node)
-        case NodeType.SERVICE_TASK:
+        case ServiceTask():
             services.start(run, token, node)
-        case NodeType.RECEIVE_TASK:
+        case ReceiveTask():
             receive_tasks.wait(run, token, node)
-        case NodeType.CALL_ACTIVITY:
+        case CallActivity():
             calls.start(run, token, node)
         case _:
-            raise AssertionError(f"{node.type} {node.id!r} is not a task")
+            raise TypeError(f"{node.type} {node.id!r} is not a task")
     return []
 
 
 def complete_task(run: "Run", event: CompleteTask) -> list[Token]:
     token = run.token(run.state.open_tasks[event.task_id])
-    node = run.definition.node(token.node_id)
+    node = run.definition.node_of(token.node_id, UserTask)
     if node.multiInstance is not None:
-        return multi_instance.complete(run, token, node, event)
+        return multi_instance.complete(run, token, node, node.multiInstance, event)
     return user_tasks.complete(run, token, event)
 
 

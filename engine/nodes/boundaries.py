@@ -3,9 +3,9 @@ when a boundary timer fires or an errorBoundary catches the task's failure."""
 
 from typing import TYPE_CHECKING
 
-from engine.definition import Node
-from engine.enums import HistoryEventType, NodeType
+from engine.enums import HistoryEventType
 from engine.failures import Failure
+from engine.node_types import ErrorBoundary, Node, Timer
 from engine.nodes.waits import cancel_waits
 from engine.state import Redo, Token
 
@@ -13,13 +13,13 @@ if TYPE_CHECKING:
     from engine.run import Run
 
 
-def interrupt(run: "Run", token: Token, boundary: Node) -> None:
+def interrupt(run: "Run", token: Token, boundary: Timer | ErrorBoundary) -> None:
     """Cancel whatever the task waits for, and move its token onto the boundary event."""
     cancel_waits(run, token)
     run.jump(token, boundary.id)
 
 
-def branch_off(run: "Run", boundary: Node) -> Token:
+def branch_off(run: "Run", boundary: Timer) -> Token:
     """A new token on the boundary event, the task staying as it is."""
     token = run.spawn(boundary.id)
     run.history(HistoryEventType.NODE_ENTERED, node_id=boundary.id)
@@ -40,9 +40,9 @@ def catch(
     return [token]
 
 
-def _catching(run: "Run", host: Node, error_code: str | None) -> Node | None:
+def _catching(run: "Run", host: Node, error_code: str | None) -> ErrorBoundary | None:
     """The errorBoundary naming the code, else the first one that names none."""
-    catchers = [b for b in run.definition.boundaries(host.id) if b.type is NodeType.ERROR_BOUNDARY]
+    catchers = [b for b in run.definition.boundaries(host.id) if isinstance(b, ErrorBoundary)]
     if error_code is not None:
         for boundary in catchers:
             if boundary.errorCode == error_code:

@@ -6,9 +6,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import StartChild
-from engine.definition import Node
 from engine.enums import HistoryEventType
 from engine.events import ChildCompleted, ChildFailed
+from engine.node_types import CallActivity
 from engine.nodes import boundaries
 from engine.state import Redo, Token, Wait
 
@@ -16,10 +16,9 @@ if TYPE_CHECKING:
     from engine.run import Run
 
 
-def start(run: "Run", token: Token, node: Node) -> None:
+def start(run: "Run", token: Token, node: CallActivity) -> None:
     """Ask for the child to start, with `inputs` evaluated now (default: a copy of all
     the variables); a new child id each time, as a retry starts a new child."""
-    assert node.calledElement is not None, f"{node.id!r} calls no definition"
     if node.inputs is not None:
         variables = run.resolve_nested("inputs", node.inputs)
     else:
@@ -59,7 +58,7 @@ def completed(run: "Run", event: ChildCompleted) -> list[Token]:
 def apply_result(run: "Run", token: Token, variables: dict[str, Any]) -> list[Token]:
     """Set the parent variables `outputs` maps from the child's (all or none), then
     leave the call activity."""
-    node = run.definition.node(token.node_id)
+    node = run.definition.node_of(token.node_id, CallActivity)
     run.state.variables.update(run.mapped("outputs", node.outputs or {}, variables))
     run.take(token, run.only_flow(token))
     return [token]
@@ -68,7 +67,7 @@ def apply_result(run: "Run", token: Token, variables: dict[str, Any]) -> list[To
 def failed(run: "Run", event: ChildFailed) -> list[Token]:
     child = run.state.children.pop(event.child_id)
     token = run.token(child.token_id)
-    node = run.definition.node(child.node_id)
+    node = run.definition.node_of(child.node_id, CallActivity)
     run.history(
         HistoryEventType.CHILD_FAILED,
         node_id=node.id,

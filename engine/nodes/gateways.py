@@ -8,16 +8,17 @@ flow is a fork; it may be both (it joins first).
 from functools import partial
 from typing import TYPE_CHECKING
 
-from engine.definition import Definition, Flow, Node
+from engine.definition import Definition, Flow
 from engine.enums import NodeType
 from engine.failures import Failure
+from engine.node_types import Gateway, Node
 from engine.state import Token
 
 if TYPE_CHECKING:
     from engine.run import Run
 
 
-def enter(run: "Run", token: Token, node: Node) -> list[Token]:
+def enter(run: "Run", token: Token, node: Gateway) -> list[Token]:
     match node.type:
         case NodeType.EXCLUSIVE_GATEWAY:
             run.take(token, _exclusive_flow(run, node))

@@ -5,10 +5,10 @@ import copy
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from engine.definition import MultiInstance, Node
 from engine.events import CompleteTask
 from engine.expressions import ExpressionError, plain
 from engine.failures import Failure
+from engine.node_types import MultiInstance, UserTask
 from engine.nodes import timers, user_tasks
 from engine.nodes.waits import cancel_task
 from engine.state import Loop, Redo, Token
@@ -17,10 +17,9 @@ if TYPE_CHECKING:
     from engine.run import Run
 
 
-def enter(run: "Run", token: Token, node: Node) -> list[Token]:
+def enter(run: "Run", token: Token, node: UserTask, spec: MultiInstance) -> list[Token]:
     """Evaluate the collection; an empty one skips the node, before any boundary timer
     starts."""
-    spec = _spec(node)
     items = _collection(run, spec)
     if not items:
         if spec.outputCollection is not None:
@@ -30,24 +29,25 @@ def enter(run: "Run", token: Token, node: Node) -> list[Token]:
     timers.attach(run, token, node)
     run.state.loops[token.id] = Loop(items=items, outputs=[None] * len(items))
     try:
-        return proceed(run, token, node)
+        return proceed(run, token, node, spec)
     except Failure as failure:
         raise failure.to_redo(Redo.WORK) from None
 
 
-def complete(run: "Run", token: Token, node: Node, event: CompleteTask) -> list[Token]:
+def complete(
+    run: "Run", token: Token, node: UserTask, spec: MultiInstance, event: CompleteTask
+) -> list[Token]:
     """Collect a task's variables (they are not merged into the instance's)."""
     user_tasks.close(run, token, event)
     loop = run.state.loops[token.id]
     loop.outputs[loop.open.pop(event.task_id)] = copy.deepcopy(event.variables)
     loop.completed += 1
-    return run.attempt(token, partial(proceed, run, token, node), redo=Redo.WORK)
+    return run.attempt(token, partial(proceed, run, token, node, spec), redo=Redo.WORK)
 
 
-def proceed(run: "Run", token: Token, node: Node) -> list[Token]:
+def proceed(run: "Run", token: Token, node: UserTask, spec: MultiInstance) -> list[Token]:
     """Finish the loop if it is done, else create the tasks due: every one not created
     yet, or in sequence the next one once none is open. Safe to call again (a retry)."""
-    spec = _spec(node)
     loop = run.state.loops[token.id]
     condition = spec.completionCondition
     if loop.completed and condition is not None:
@@ -79,11 +79,6 @@ def _finish(run: "Run", token: Token, spec: MultiInstance, loop: Loop) -> list[T
     del run.state.loops[token.id]
     run.take(token, run.only_flow(token))
     return [token]
-
-
-def _spec(node: Node) -> MultiInstance:
-    assert node.multiInstance is not None, f"{node.id!r} is not a multi-instance task"
-    return node.multiInstance
 
 
 def _collection(run: "Run", spec: MultiInstance) -> list[Any]:

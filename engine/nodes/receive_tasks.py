@@ -4,17 +4,16 @@ merged when it arrives."""
 import copy
 from typing import TYPE_CHECKING
 
-from engine.definition import Node
 from engine.enums import HistoryEventType
 from engine.events import MessageReceived
+from engine.node_types import ReceiveTask
 from engine.state import InstanceState, Token
 
 if TYPE_CHECKING:
     from engine.run import Run
 
 
-def wait(run: "Run", token: Token, node: Node) -> None:
-    assert node.message is not None, f"{node.id!r} awaits no message"
+def wait(run: "Run", token: Token, node: ReceiveTask) -> None:
     run.state.messages[token.id] = node.message
 
 

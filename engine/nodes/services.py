@@ -7,10 +7,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import RunService
-from engine.definition import Node
 from engine.durations import parse_duration
 from engine.enums import HistoryEventType
 from engine.events import ServiceCompleted, ServiceFailed
+from engine.node_types import ServiceTask
 from engine.nodes import boundaries
 from engine.retries import RetrySpec
 from engine.state import Redo, Token, Wait
@@ -19,10 +19,9 @@ if TYPE_CHECKING:
     from engine.run import Run
 
 
-def start(run: "Run", token: Token, node: Node) -> None:
+def start(run: "Run", token: Token, node: ServiceTask) -> None:
     """Ask for the action to run, with its input evaluated now; a new job id each time,
     so a retry's result is never mistaken for an earlier attempt's."""
-    assert node.action is not None, f"{node.id!r} has no action"
     arguments = run.resolve_nested("input", node.input or {})
     job_id = run.new_id("job")
     run.state.jobs[job_id] = Wait(node_id=node.id, token_id=token.id)
@@ -61,7 +60,7 @@ def completed(run: "Run", event: ServiceCompleted) -> list[Token]:
 def apply_result(run: "Run", token: Token, result: Any) -> list[Token]:
     """Set the variables `output` maps from the result (all or none), or merge a `set`
     action's object, then leave the task."""
-    node = run.definition.node(token.node_id)
+    node = run.definition.node_of(token.node_id, ServiceTask)
     if node.output is not None:
         updates = run.mapped("output", node.output, {**run.context(), "result": result})
     elif node.action == "set" and isinstance(result, dict):
@@ -76,7 +75,7 @@ def apply_result(run: "Run", token: Token, result: Any) -> list[Token]:
 def failed(run: "Run", event: ServiceFailed) -> list[Token]:
     job = run.state.jobs.pop(event.job_id)
     token = run.token(job.token_id)
-    node = run.definition.node(job.node_id)
+    node = run.definition.node_of(job.node_id, ServiceTask)
     run.history(
         HistoryEventType.SERVICE_FAILED,
         node_id=node.id,
@@ -87,5 +86,5 @@ def failed(run: "Run", event: ServiceFailed) -> list[Token]:
     return boundaries.catch(run, token, node, event.error_code, message)
 
 
-def _timeout(node: Node) -> timedelta | None:
+def _timeout(node: ServiceTask) -> timedelta | None:
     return parse_duration(node.timeout) if node.timeout is not None else None

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.commands import StartTimer
-from engine.definition import Node
 from engine.durations import parse_duration, parse_timestamp
-from engine.enums import HistoryEventType, NodeType
+from engine.enums import HistoryEventType
 from engine.events import TimerFired
 from engine.failures import Failure
+from engine.node_types import Node, Timer
 from engine.nodes import boundaries
 from engine.state import TimerWait, Token
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from engine.run import Run
 
 
-def enter_intermediate(run: "Run", token: Token, node: Node) -> None:
+def enter_intermediate(run: "Run", token: Token, node: Timer) -> None:
     _start(run, token, node, _fire_at(run, node))
 
 
@@ -28,7 +28,7 @@ def attach(run: "Run", token: Token, host: Node) -> None:
     planned = [
         (boundary, _fire_at(run, boundary))
         for boundary in run.definition.boundaries(host.id)
-        if boundary.type is NodeType.TIMER
+        if isinstance(boundary, Timer)
     ]
     for boundary, fire_at in planned:
         _start(run, token, boundary, fire_at)
@@ -38,7 +38,7 @@ def fired(run: "Run", event: TimerFired) -> list[Token]:
     """Move on from the timer; the caller has checked that it is still running."""
     timer = run.state.timers.pop(event.timer_id)
     token = run.token(timer.token_id)
-    node = run.definition.node(timer.node_id)
+    node = run.definition.node_of(timer.node_id, Timer)
     run.history(HistoryEventType.TIMER_FIRED, node_id=node.id, data={"timer_id": event.timer_id})
     if not node.is_boundary:
         run.take(token, run.only_flow(token))
@@ -49,7 +49,7 @@ def fired(run: "Run", event: TimerFired) -> list[Token]:
     return [boundaries.branch_off(run, node)]
 
 
-def _start(run: "Run", token: Token, node: Node, fire_at: datetime) -> None:
+def _start(run: "Run", token: Token, node: Timer, fire_at: datetime) -> None:
     timer_id = run.new_id("timer")
     run.state.timers[timer_id] = TimerWait(node_id=node.id, token_id=token.id, fire_at=fire_at)
     run.emit(StartTimer(timer_id=timer_id, node_id=node.id, fire_at=fire_at))
@@ -60,7 +60,7 @@ def _start(run: "Run", token: Token, node: Node, fire_at: datetime) -> None:
     )
 
 
-def _fire_at(run: "Run", node: Node) -> datetime:
+def _fire_at(run: "Run", node: Timer) -> datetime:
     """`duration` counts from now (the event's time); `until` is a timestamp."""
     if node.duration is not None:
         value = run.resolve("duration", node.duration)

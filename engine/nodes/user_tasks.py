@@ -6,18 +6,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import CloseTask, CreateTask
-from engine.definition import Node
 from engine.durations import parse_duration
 from engine.enums import HistoryEventType, TaskStatus
 from engine.events import CompleteTask
 from engine.failures import Failure
+from engine.node_types import PRIORITY_MAX, PRIORITY_MIN, UserTask
 from engine.state import Token
 
 if TYPE_CHECKING:
     from engine.run import Run
 
 
-def create(run: "Run", token: Token, node: Node, local: dict[str, Any] | None = None) -> str:
+def create(run: "Run", token: Token, node: UserTask, local: dict[str, Any] | None = None) -> str:
     """Create the task for a token; `local` is what only this task's expressions see.
     Every field is evaluated before anything is recorded, so a failure leaves no trace."""
     assignee = _user_or_none(run, "assignee", node.assignee, local)
@@ -94,7 +94,10 @@ def _priority(run: "Run", value: int | str, local: dict[str, Any] | None) -> int
     # bool is an int subclass, but `true` is no priority.
     if not isinstance(result, int) or isinstance(result, bool):
         raise Failure(f"priority gave {result!r}, not an integer")
-    return result
+    # Clamped rather than an incident: the value depends on the instance's data, and a
+    # task out of range is still better handled (first or last) than not created.
+    # A literal out of range is refused when the definition is deployed.
+    return min(max(result, PRIORITY_MIN), PRIORITY_MAX)
 
 
 def _due_at(run: "Run", value: str | None, local: dict[str, Any] | None) -> datetime | None:
