@@ -23,13 +23,13 @@ from api.models import PendingCompletion, ProcessInstance
 from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
+from bench.ws import subscribe
 from engine.enums import InstanceStatus
 from schema.ids import decode_id
 from tests.client import GraphQLClient
 from tests.conftest import make_user, run_worker, serve_app
 from tests.factories import deploy, instance, one_task, start
 from tests.tcp_proxy import tcp_proxy
-from tests.ws import subscribe
 from workers.relay import resend_pending
 
 TASK = "query($id: ID!) { task(id: $id) { id status } }"
