@@ -19,6 +19,7 @@ from schema.users import User, load_user
 
 if TYPE_CHECKING:
     from schema.tasks import Task
+    from schema.waiting import WaitingOn
 
 
 @strawberry.type(description="One step of an instance's trace, pushed as it happens.")
@@ -72,8 +73,21 @@ class ProcessInstance(relay.Node):
     ended_at: datetime | None = strawberry.field(description="When it ended.")
 
     @strawberry.field(
+        description="What the instance waits for: open tasks, timers, messages, service "
+        "calls, child instances and incidents, with global ids. Read from the history: no "
+        "round trip to Temporal."
+    )
+    async def waiting_on(
+        self, info: Ctx
+    ) -> Annotated[WaitingOn, strawberry.lazy("schema.waiting")]:
+        from schema.waiting import WaitingOn
+
+        return await WaitingOn.of(info, self)
+
+    @strawberry.field(
         description="What the instance's workflow holds now (active nodes, waiting timers, "
-        "open tasks, running services and children, awaited messages); a query to Temporal."
+        "open tasks, running services and children, awaited messages); a query to Temporal.",
+        deprecation_reason="Raw workflow state with its own ids: use waitingOn.",
     )
     async def live_state(self, info: Ctx) -> JSON:
         principal = info.context.require_user()

@@ -28,7 +28,7 @@ from api.services.definitions import DefinitionService, parsed
 from api.services.task_access import visible_sql
 from api.settings import Settings
 from api.workflow_updates import workflow_exists
-from engine.enums import InstanceStatus
+from engine.enums import OPEN_INSTANCE_STATUSES, InstanceStatus
 from engine.workflow_contract import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
 
 # The widths of process_instances.business_key and request_id.
@@ -230,6 +230,25 @@ class InstanceService:
         ).limit(limit)
         async with self._reads() as session:
             return list((await session.exec(query)).all())
+
+    async def open_children(
+        self, principal: Principal, instance_id: uuid.UUID
+    ) -> list[ProcessInstance]:
+        """The open instances the call activities of `instance_id` started, oldest first,
+        those the caller may see."""
+        async with self._reads() as session:
+            rows = list(
+                await session.exec(
+                    select(ProcessInstance)
+                    .where(
+                        col(ProcessInstance.parent_id) == instance_id,
+                        col(ProcessInstance.status).in_(OPEN_INSTANCE_STATUSES),
+                    )
+                    .order_by(col(ProcessInstance.started_at))
+                )
+            )
+        visible = await self.visible(principal, rows)
+        return [row for row in rows if row.id in visible]
 
     async def visible(self, principal: Principal, rows: list[ProcessInstance]) -> set[uuid.UUID]:
         """The instances among `rows` the caller may read: admins all; others those they
