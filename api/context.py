@@ -17,6 +17,7 @@ from api.db import SessionMaker
 from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
 from api.loaders import Loaders, build_loaders
+from api.services.audit import AuditLog
 from api.services.definitions import DefinitionService
 from api.services.event_log import EventLog
 from api.services.history import HistoryService
@@ -46,6 +47,7 @@ class Services:
     control: InstanceControl
     history: HistoryService
     event_log: EventLog
+    audit: AuditLog
 
     @classmethod
     def build(
@@ -70,6 +72,7 @@ class Services:
             inbox=InboxService(sessions),
             history=HistoryService(sessions),
             event_log=EventLog(sessions, bus),
+            audit=AuditLog(sessions),
         )
 
     def loaders(self) -> Loaders:
