@@ -103,3 +103,27 @@ async def test_bad_roles_are_refused_by_name_and_change_nothing(
     for query, variables, code in cases:
         assert await refused(admin.client, query, variables) == code, variables
     assert await snapshot(sessions) == before
+
+
+HISTORY = "query($id: ID!) { processInstance(id: $id) { id history { type } } }"
+
+
+async def test_an_instance_history_needs_history_read(people: Any, unique: str) -> None:
+    admin = await people(roles=["admin"])
+    no_history = f"no-history-{unique}"
+    await admin.client.execute(
+        CREATE_ROLE,
+        {"n": no_history, "p": ["definition:read", "instance:start", "instance:read"]},
+    )
+    person = await people(roles=[no_history])
+    await admin.client.execute(REVOKE, {"u": person.id, "r": "user"})
+    definition = await deploy(admin.client, one_task())
+    started = await person.client.execute(
+        "mutation($k: String!) { startProcess(key: $k) { id } }", {"k": definition["key"]}
+    )
+    instance_id = started["startProcess"]["id"]
+    body = await person.client.raw(HISTORY, {"id": instance_id})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert body["data"] is None or body["data"]["processInstance"] is None
+    seen = await admin.client.execute(HISTORY, {"id": instance_id})
+    assert seen["processInstance"]["history"]

@@ -17,6 +17,9 @@ INSTANCES = (
     "query($k: String) { processInstances(filter: {definitionKey: $k}) { edges { node { id } } } }"
 )
 TASK = "query($id: ID!) { task(id: $id) { id name comments { message } instance { id } } }"
+TASK_INSTANCE_TASKS = (
+    "query($id: ID!) { task(id: $id) { instance { tasks { id comments { message } } } } }"
+)
 TASKS = """query($i: ID) { tasks(filter: {instanceId: $i, status: [CREATED, CLAIMED, COMPLETED]}) {
   edges { node { id } } } }"""
 NODE = """query($id: ID!) { node(id: $id) { id
@@ -131,6 +134,8 @@ async def test_a_shared_instance_shows_a_candidate_only_their_own_tasks(
     assert [t["id"] for t in node["tasks"]] == [s["a_task"]]
     via_task = (await in_a.execute(TASK, {"id": s["a_task"]}))["task"]
     assert via_task["instance"] == {"id": s["instance"]}
+    nested = (await in_a.execute(TASK_INSTANCE_TASKS, {"id": s["a_task"]}))["task"]
+    assert [t["id"] for t in nested["instance"]["tasks"]] == [s["a_task"]]
     # B's task, and its comment, stay out of reach by every path.
     assert await refused(in_a, TASK, {"id": s["b_task"]}) == "NOT_FOUND"
     assert (await in_a.execute(NODE, {"id": s["b_task"]}))["node"] is None
