@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import strawberry
 from strawberry import relay
 
 from api.cursors import decode_cursor, encode_cursor
@@ -10,6 +11,7 @@ from api.services.definitions import document
 from engine.definition import definition_json_schema
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.definitions import DefinitionProblem, ProcessDefinition
+from schema.ids import decode_id
 
 
 async def deploy_definition(
@@ -17,6 +19,13 @@ async def deploy_definition(
 ) -> ProcessDefinition:
     row = await info.context.services.definitions.deploy(
         document(definition, bpmn_xml), info.context.require_user()
+    )
+    return ProcessDefinition.from_row(row)
+
+
+async def add_definition_owner(info: Ctx, key: str, user_id: strawberry.ID) -> ProcessDefinition:
+    row = await info.context.services.definitions.add_owner(
+        info.context.require_user(), key, decode_id(user_id, "User", field="userId")
     )
     return ProcessDefinition.from_row(row)
 

@@ -100,6 +100,10 @@ class Mutation:
         resolver=definition_resolvers.deploy_definition,
         description="Validate and deploy a definition as the next version of its key.",
     )
+    add_definition_owner: ProcessDefinition = strawberry.mutation(
+        resolver=definition_resolvers.add_definition_owner,
+        description="Let a user deploy new versions of a key too (its owners and admins may).",
+    )
     start_process: ProcessInstance = strawberry.mutation(
         resolver=instance_resolvers.start_process,
         description="Start an instance of a definition (its latest version unless one is given).",

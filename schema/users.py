@@ -119,14 +119,15 @@ class Role:
     builtin: bool = strawberry.field(description="Defined by Flowdesk itself; cannot change.")
 
 
-@strawberry.type(description="One change to people, groups or roles.")
+@strawberry.type(description="One change to people, groups, roles or definition owners.")
 class AuditEntry:
     actor_id: strawberry.Private[uuid.UUID | None]
     at: datetime = strawberry.field(description="When.")
     action: str = strawberry.field(description="The operation, e.g. updateUser, grantRole.")
-    target_type: str = strawberry.field(description="User, Group or Role.")
+    target_type: str = strawberry.field(description="User, Group, Role or Definition.")
     target: str = strawberry.field(
-        description="The user's global id, the group's key or the role's name."
+        description="The user's global id, the group's key, the role's name or the "
+        "definition's key."
     )
     changes: JSON = strawberry.field(
         description="Each changed field as [old, new]; a password shows as ['*', '*']."

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from api.auth.permissions import Permission
@@ -15,7 +16,8 @@ from api.auth.principal import Principal
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Forbidden, NotFound
 from api.jsonschemas import schema_problem
-from api.models import DefinitionOwner, ProcessDefinition
+from api.models import DefinitionOwner, ProcessDefinition, User
+from api.services.audit import record
 from api.services.definition_access import may_read, may_start, readable_sql, rights_of
 from engine.bpmn import BpmnImportError, bpmn_to_definition
 from engine.definition import Definition, called_keys
@@ -197,6 +199,34 @@ class DefinitionService:
             )
             session.add(row)
         return row
+
+    async def add_owner(
+        self, principal: Principal, key: str, user_id: uuid.UUID
+    ) -> ProcessDefinition:
+        """Let another user deploy the key too: its owners and admins may. Recorded in the
+        audit log."""
+        latest = await self.get(principal, key)
+        if not (principal.is_admin or await self._owns(principal, key)):
+            raise Forbidden("only the key's owners and admins may add owners")
+        async with self._sessions() as session, session.begin():
+            if await session.get(User, user_id) is None:
+                raise NotFound("no such user", field="userId")
+            added = await session.exec(
+                insert(DefinitionOwner)
+                .values(key=key, user_id=user_id)
+                .on_conflict_do_nothing()
+                .returning(col(DefinitionOwner.user_id))
+            )
+            if added.first() is not None:
+                record(
+                    session,
+                    principal.id,
+                    "addDefinitionOwner",
+                    "Definition",
+                    key,
+                    {"owners": [None, str(user_id)]},
+                )
+        return latest
 
     async def get(
         self, principal: Principal, key: str, version: int | None = None

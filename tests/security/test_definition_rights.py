@@ -153,3 +153,24 @@ async def test_bpmn_candidate_starters_become_startable_by(
     assert await snapshot(sessions, [key]) == before
     await starter.client.execute(START, {"k": key})
     assert (await snapshot(sessions, [key]))["instances"] == before["instances"] + 1
+
+
+ADD_OWNER = "mutation($k: String!, $u: ID!) { addDefinitionOwner(key: $k, userId: $u) { key } }"
+
+
+async def test_owners_add_owners_and_nobody_else_does(people: Any, sessions: SessionMaker) -> None:
+    owner, colleague, intruder = await people(), await people(), await people()
+    document = one_task()
+    key = document["key"]
+    await deploy(owner.client, document)
+    before = await snapshot(sessions, [key])
+    for who in (colleague, intruder):
+        code = await refused(intruder.client, ADD_OWNER, {"k": key, "u": who.id})
+        assert code == "FORBIDDEN"
+    assert await snapshot(sessions, [key]) == before
+
+    await owner.client.execute(ADD_OWNER, {"k": key, "u": colleague.id})
+    assert (await deploy(colleague.client, {**document, "name": "Shared"}))["version"] == 2
+    assert await refused(intruder.client, DEPLOY, {"d": {**document, "name": "x"}}) == "FORBIDDEN"
+    after = await snapshot(sessions, [key])
+    assert (after["owners"], after["audit_log"]) == (2, before["audit_log"] + 1)
