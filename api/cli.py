@@ -98,9 +98,10 @@ async def bootstrap(settings: Settings, *, templates: Path = TEMPLATES) -> tuple
         chosen = settings.admin_password.get_secret_value() if settings.admin_password else None
         password = chosen or secrets.token_urlsafe(12)
         admin, created = await users.ensure_admin(username, password)
+        deployer = await users.principal(admin.id)
         definitions = DefinitionService(sessions)
         for document in read_templates(templates):
-            await definitions.deploy(document, admin.id)
+            await definitions.deploy(document, deployer)
         return username, (password if created and chosen is None else None)
     finally:
         await engine.dispose()

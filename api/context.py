@@ -18,6 +18,7 @@ from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
 from api.loaders import Loaders, build_loaders
 from api.services.archive import ArchiveService
+from api.services.audit import AuditLog
 from api.services.definitions import DefinitionService
 from api.services.event_log import EventLog
 from api.services.history import HistoryService
@@ -50,6 +51,7 @@ class Services:
     event_log: EventLog
     reports: ReportService
     archive: ArchiveService
+    audit: AuditLog
 
     @classmethod
     def build(
@@ -80,6 +82,7 @@ class Services:
             event_log=EventLog(sessions, bus),
             reports=ReportService(sessions),
             archive=ArchiveService(sessions),
+            audit=AuditLog(sessions),
         )
 
     def loaders(self) -> Loaders:

@@ -69,6 +69,10 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
     )
+    # A deactivated user can no longer log in, and their tokens are refused.
+    active: bool = Field(
+        default=True, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.true())
+    )
 
 
 class Group(SQLModel, table=True):
@@ -98,6 +102,11 @@ class ProcessDefinition(SQLModel, table=True):
     spec: dict[str, Any] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
     checksum: str = Field(max_length=64)
     suspended: bool = False
+    # The document's `startableBy` and `visibleTo`, kept beside it: pages of instances
+    # leave the document out, and their definitions' rights are still needed.
+    rights: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
+    )
     deployed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     deployed_at: datetime = Field(
         default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
@@ -325,6 +334,54 @@ class HistoryEvent(SQLModel, table=True):
     audience_groups: list[str] = Field(
         default_factory=list,
         sa_column=sa.Column(pg.ARRAY(sa.String(150)), nullable=False, server_default="{}"),
+    )
+
+
+class Role(SQLModel, table=True):
+    """A custom role; the built-in ones are defined in code (api/auth/permissions.py)."""
+
+    __tablename__ = "roles"
+
+    name: str = Field(primary_key=True, max_length=64)
+    description: str | None = Field(default=None, max_length=500)
+    permissions: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(pg.ARRAY(sa.String(64)), nullable=False, server_default="{}"),
+    )
+    created_at: datetime = Field(
+        default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
+    )
+
+
+class DefinitionOwner(SQLModel, table=True):
+    """Who may deploy new versions of a key: its first deployer, and whom owners add."""
+
+    __tablename__ = "definition_owners"
+
+    key: str = Field(primary_key=True, max_length=150)
+    user_id: uuid.UUID = Field(
+        foreign_key="users.id", primary_key=True, ondelete="CASCADE", index=True
+    )
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change to people, groups or roles: who, when, and each field's old and new value
+    (`changes` maps a field to `[old, new]`; a password is only ever said to change)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
+    at: datetime = Field(
+        default_factory=_utcnow, sa_column=_tz(nullable=False, server_default=_now())
+    )
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    action: str = Field(max_length=64)
+    target_type: str = Field(max_length=32)
+    target: str = Field(max_length=200)
+    changes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(pg.JSONB, nullable=False, server_default="{}")
     )
 
 

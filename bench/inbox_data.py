@@ -9,8 +9,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from api.auth.tokens import TokenIssuer
 from api.cli import read_templates
 from api.services.definitions import DefinitionService
+from api.services.users import UserService
 from bench.http import Connection
 from bench.stack import Person, Stack
 
@@ -46,7 +48,8 @@ async def fill(stack: Stack, total_tasks: int) -> InboxFixture:
     me = await stack.person(groups=[MY_GROUP])
     assert stack.sessions is not None
     definitions = DefinitionService(stack.sessions)
-    ids = [(await definitions.deploy(doc, me.id)).id for doc in read_templates()]
+    deployer = await UserService(stack.sessions, TokenIssuer(stack.settings)).principal(me.id)
+    ids = [(await definitions.deploy(doc, deployer)).id for doc in read_templates()]
     array = "ARRAY[" + ",".join(f"'{i}'" for i in ids) + "]::uuid[]"
     await stack.sql(
         "INSERT INTO users (id, username, password_hash, roles, created_at)"

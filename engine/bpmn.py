@@ -8,7 +8,7 @@ every problem is reported at once.
 
 | BPMN | definition |
 | --- | --- |
-| the one executable `process` (isExecutable not "false") | `key` = id, `name` = name (else the pool's name, else the id), `description` = documentation |
+| the one executable `process` (isExecutable not "false") | `key` = id, `name` = name (else the pool's name, else the id), `description` = documentation, Camunda 7 / Flowable `candidateStarterUsers` and `candidateStarterGroups` -> `startableBy` |
 | `startEvent` (plain) | `startEvent`; its form becomes the definition's `variables` schema |
 | `endEvent` (plain) | `endEvent` |
 | `userTask` | `userTask`: assignee, candidateUsers, candidateGroups, priority, dueDate -> `due`, form fields -> `form` (JSON Schema), `multiInstanceLoopCharacteristics` -> `multiInstance` |
@@ -50,10 +50,11 @@ from typing import Any, NoReturn
 from xml.parsers import expat
 
 from engine.bpmn_nodes import NodeReader
-from engine.bpmn_reader import put
+from engine.bpmn_reader import put, split_list
 from engine.bpmn_xml import (
     BPMN,
     ZEEBE,
+    activiti_attr,
     bpmn_local,
     bpmn_tag,
     documentation,
@@ -162,6 +163,7 @@ class _Importer(NodeReader):
         key = process.get("id", "")
         definition: dict[str, Any] = {"key": key, "name": self._process_name(process)}
         put(definition, "description", documentation(process))
+        put(definition, "startableBy", self._starters(process))
         nodes: list[dict[str, Any]] = []
         flow_elements: list[ET.Element] = []
         node_ids: set[str] = set()  # rejected ones too: a flow to them is not a second problem
@@ -210,6 +212,21 @@ class _Importer(NodeReader):
             if participant.get("processRef") == key and (name := participant.get("name")):
                 return name
         return key
+
+    def _starters(self, process: ET.Element) -> dict[str, list[str]]:
+        """Camunda 7's (and Flowable's) candidateStarterUsers and candidateStarterGroups:
+        names only, since who may start is decided before any variable exists."""
+        self.element = process
+        starters: dict[str, list[str]] = {}
+        for attribute, field in (
+            ("candidateStarterUsers", "users"),
+            ("candidateStarterGroups", "groups"),
+        ):
+            names = split_list(activiti_attr(process, attribute) or "")
+            if any(self._expression_body(name) is not None for name in names):
+                self._problem(f"{attribute} must name users or groups, not expressions")
+            put(starters, field, names)
+        return starters
 
     # Flows
 

@@ -43,6 +43,15 @@ class Flow(BaseModel):
     id: str | None = Field(default=None, description="Optional name for the flow.")
 
 
+class Audience(BaseModel):
+    """People named by username and groups by key."""
+
+    model_config = _CONFIG
+
+    users: list[str] = Field(default=[], description="Usernames.")
+    groups: list[str] = Field(default=[], description="Group keys.")
+
+
 class Definition(BaseModel):
     """A Flowdesk process definition: nodes joined by flows."""
 
@@ -60,6 +69,17 @@ class Definition(BaseModel):
     )
     nodes: list[Node] = Field(description="The steps; exactly one is a startEvent.")
     flows: list[Flow] = Field(description="The sequence flows between the nodes.")
+    startableBy: Audience | None = Field(
+        default=None,
+        description="Who may start it (with instance:start), besides the key's owners and "
+        "admins; absent: whoever may read it.",
+    )
+    visibleTo: Audience | None = Field(
+        default=None,
+        description="Who may see every instance of it, whoever started them. With "
+        "startableBy or visibleTo set, only the people they name (and the key's owners "
+        "and admins) may read the definition at all.",
+    )
 
     def node(self, node_id: str) -> Node:
         return self._nodes_by_id[node_id]

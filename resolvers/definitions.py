@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import strawberry
 from strawberry import relay
 
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import BadUserInput
 from api.services.definitions import document
 from engine.definition import definition_json_schema
-from resolvers.users import require_admin
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.definitions import DefinitionProblem, ProcessDefinition
+from schema.ids import decode_id
 
 
 async def deploy_definition(
     info: Ctx, definition: JSON | None = None, bpmn_xml: str | None = None
 ) -> ProcessDefinition:
-    principal = info.context.require_user()
     row = await info.context.services.definitions.deploy(
-        document(definition, bpmn_xml), principal.id
+        document(definition, bpmn_xml), info.context.require_user()
+    )
+    return ProcessDefinition.from_row(row)
+
+
+async def add_definition_owner(info: Ctx, key: str, user_id: strawberry.ID) -> ProcessDefinition:
+    row = await info.context.services.definitions.add_owner(
+        info.context.require_user(), key, decode_id(user_id, "User", field="userId")
     )
     return ProcessDefinition.from_row(row)
 
@@ -26,7 +33,7 @@ async def deploy_definition(
 async def validate_definition(
     info: Ctx, definition: JSON | None = None, bpmn_xml: str | None = None
 ) -> list[DefinitionProblem]:
-    info.context.require_user()
+    principal = info.context.require_user()
     try:
         raw = document(definition, bpmn_xml)
     except BadUserInput as exc:
@@ -37,13 +44,13 @@ async def validate_definition(
             DefinitionProblem(path=p["path"], node_id=p["nodeId"], message=p["message"])
             for p in exc.extensions["problems"]
         ]
-    problems = await info.context.services.definitions.problems(raw)
+    problems = await info.context.services.definitions.check(principal, raw)
     return [DefinitionProblem(path=p.path, node_id=p.node_id, message=p.message) for p in problems]
 
 
 async def export_definition(info: Ctx, key: str, version: int | None = None) -> JSON:
-    info.context.require_user()
-    return JSON((await info.context.services.definitions.get(key, version)).spec)
+    row = await info.context.services.definitions.get(info.context.require_user(), key, version)
+    return JSON(row.spec)
 
 
 def definition_schema(info: Ctx) -> JSON:
@@ -51,22 +58,22 @@ def definition_schema(info: Ctx) -> JSON:
 
 
 async def suspend_definition(info: Ctx, key: str, version: int | None = None) -> ProcessDefinition:
-    require_admin(info)
-    return ProcessDefinition.from_row(
-        await info.context.services.definitions.set_suspended(key, version, True)
+    row = await info.context.services.definitions.set_suspended(
+        info.context.require_user(), key, version, True
     )
+    return ProcessDefinition.from_row(row)
 
 
 async def activate_definition(info: Ctx, key: str, version: int | None = None) -> ProcessDefinition:
-    require_admin(info)
-    return ProcessDefinition.from_row(
-        await info.context.services.definitions.set_suspended(key, version, False)
+    row = await info.context.services.definitions.set_suspended(
+        info.context.require_user(), key, version, False
     )
+    return ProcessDefinition.from_row(row)
 
 
 async def process_definition(info: Ctx, key: str, version: int | None = None) -> ProcessDefinition:
-    info.context.require_user()
-    return ProcessDefinition.from_row(await info.context.services.definitions.get(key, version))
+    row = await info.context.services.definitions.get(info.context.require_user(), key, version)
+    return ProcessDefinition.from_row(row)
 
 
 async def process_definitions(
@@ -76,7 +83,7 @@ async def process_definitions(
     first: int | None = None,
     after: str | None = None,
 ) -> relay.Connection[ProcessDefinition]:
-    info.context.require_user()
+    principal = info.context.require_user()
     limit = page_size(first)
     position = None
     if after is not None:
@@ -88,7 +95,7 @@ async def process_definitions(
             raise BadUserInput("invalid cursor", field="after")
         position = (after_key, after_version)
     rows = await info.context.services.definitions.page(
-        key=key, latest_only=latest_only, after=position, limit=limit + 1
+        principal, key=key, latest_only=latest_only, after=position, limit=limit + 1
     )
     return build_connection(
         rows,

@@ -9,7 +9,6 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
-from api import models
 from api.auth.principal import Principal
 from api.cursors import decode_moment, encode_moment
 from api.services.instance_control import InstanceControl
@@ -45,20 +44,19 @@ async def start_process(
 
 
 async def process_instance(info: Ctx, id: strawberry.ID) -> ProcessInstance:
-    return ProcessInstance.from_row(await _readable(info, id))
-
-
-async def _readable(info: Ctx, id: strawberry.ID) -> models.ProcessInstance:
-    return await info.context.services.instances.readable(
+    row = await info.context.services.instances.readable(
         info.context.require_user(), decode_id(id, "ProcessInstance")
     )
+    return ProcessInstance.from_row(row)
 
 
 async def instance_events(
     info: Ctx, id: strawberry.ID, since: int | None = None
 ) -> AsyncGenerator[InstanceEvent, None]:
     """One instance's trace as it happens: after seq `since` when given, else from now."""
-    row = await _readable(info, id)
+    row = await info.context.services.instances.trace_readable(
+        info.context.require_user(), decode_id(id, "ProcessInstance")
+    )
     start = row.last_seq if since is None else since
     async for event in info.context.services.event_log.instance_events(row.id, start):
         yield InstanceEvent.from_row(event)

@@ -1,21 +1,23 @@
-"""Resolvers of people: login, me, and the administration of users and groups."""
+"""Resolvers of people: login, me, and the administration of users, groups and roles."""
 
 from __future__ import annotations
 
 import strawberry
+from strawberry import relay
 
-from api.auth.principal import Principal
-from api.errors import Forbidden
-from schema.common import Ctx
+from api.cursors import decode_cursor, encode_cursor
+from api.errors import BadUserInput
+from schema.common import Ctx, build_connection, page_size
 from schema.ids import decode_id
-from schema.users import AuthPayload, Group, User
-
-
-def require_admin(info: Ctx) -> Principal:
-    principal = info.context.require_user()
-    if not principal.is_admin:
-        raise Forbidden("this needs the admin role")
-    return principal
+from schema.users import (
+    AuditEntry,
+    AuditEntryConnection,
+    AuditEntryEdge,
+    AuthPayload,
+    Group,
+    Role,
+    User,
+)
 
 
 async def login(info: Ctx, username: str, password: str) -> AuthPayload:
@@ -30,6 +32,32 @@ async def me(info: Ctx) -> User:
     return User.from_row(row)
 
 
+async def users(
+    info: Ctx, first: int | None = None, after: str | None = None
+) -> relay.Connection[User]:
+    limit = page_size(first)
+    position = _text_cursor(after)
+    rows = await info.context.services.users.page(
+        info.context.require_user(), after=position, limit=limit + 1
+    )
+    return build_connection(
+        rows,
+        limit,
+        User.from_row,
+        lambda r: encode_cursor(r.username),
+        has_previous=after is not None,
+    )
+
+
+def _text_cursor(after: str | None) -> str | None:
+    if after is None:
+        return None
+    [value] = decode_cursor(after, 1)
+    if not isinstance(value, str):
+        raise BadUserInput("invalid cursor", field="after")
+    return value
+
+
 async def create_user(
     info: Ctx,
     username: str,
@@ -37,30 +65,128 @@ async def create_user(
     display_name: str | None = None,
     email: str | None = None,
     groups: list[str] | None = None,
+    roles: list[str] | None = None,
 ) -> User:
-    require_admin(info)
     row = await info.context.services.users.create_user(
-        username, password, display_name=display_name, email=email, groups=groups or []
+        username,
+        password,
+        actor=info.context.require_user(),
+        display_name=display_name,
+        email=email,
+        groups=groups or [],
+        roles=roles or [],
+    )
+    return User.from_row(row)
+
+
+async def update_user(
+    info: Ctx,
+    id: strawberry.ID,
+    display_name: str | None = strawberry.UNSET,
+    email: str | None = strawberry.UNSET,
+) -> User:
+    # Only what the client sent: an omitted argument keeps its value, null clears it.
+    sent = {"display_name": display_name, "email": email}
+    changes = {k: v for k, v in sent.items() if v is not strawberry.UNSET}
+    row = await info.context.services.users.update_user(
+        info.context.require_user(), decode_id(id, "User"), changes
+    )
+    return User.from_row(row)
+
+
+async def deactivate_user(info: Ctx, id: strawberry.ID) -> User:
+    row = await info.context.services.users.deactivate_user(
+        info.context.require_user(), decode_id(id, "User")
+    )
+    return User.from_row(row)
+
+
+async def change_password(info: Ctx, current_password: str, new_password: str) -> User:
+    row = await info.context.services.users.change_password(
+        info.context.require_user(), current_password, new_password
     )
     return User.from_row(row)
 
 
 async def create_group(info: Ctx, key: str, name: str | None = None) -> Group:
-    require_admin(info)
-    return Group.from_row(await info.context.services.users.create_group(key, name))
+    row = await info.context.services.users.create_group(
+        key, name, actor=info.context.require_user()
+    )
+    return Group.from_row(row)
 
 
 async def add_group_member(info: Ctx, group_key: str, user_id: strawberry.ID) -> Group:
-    require_admin(info)
     row = await info.context.services.users.set_membership(
-        group_key, decode_id(user_id, "User"), True
+        group_key, decode_id(user_id, "User"), True, actor=info.context.require_user()
     )
     return Group.from_row(row)
 
 
 async def remove_group_member(info: Ctx, group_key: str, user_id: strawberry.ID) -> Group:
-    require_admin(info)
     row = await info.context.services.users.set_membership(
-        group_key, decode_id(user_id, "User"), False
+        group_key, decode_id(user_id, "User"), False, actor=info.context.require_user()
     )
     return Group.from_row(row)
+
+
+async def roles(info: Ctx) -> list[Role]:
+    found = await info.context.services.users.roles(info.context.require_user())
+    return [Role(name=n, description=d, permissions=p, builtin=b) for n, d, p, b in found]
+
+
+async def create_role(
+    info: Ctx, name: str, permissions: list[str], description: str | None = None
+) -> Role:
+    row = await info.context.services.users.create_role(
+        info.context.require_user(), name, permissions, description
+    )
+    return Role(
+        name=row.name, description=row.description, permissions=row.permissions, builtin=False
+    )
+
+
+async def grant_role(info: Ctx, user_id: strawberry.ID, role: str) -> User:
+    row = await info.context.services.users.set_role(
+        info.context.require_user(), decode_id(user_id, "User", field="userId"), role, True
+    )
+    return User.from_row(row)
+
+
+async def revoke_role(info: Ctx, user_id: strawberry.ID, role: str) -> User:
+    row = await info.context.services.users.set_role(
+        info.context.require_user(), decode_id(user_id, "User", field="userId"), role, False
+    )
+    return User.from_row(row)
+
+
+async def audit_log(
+    info: Ctx,
+    user_id: strawberry.ID | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> AuditEntryConnection:
+    limit = page_size(first)
+    position = None
+    if after is not None:
+        [position] = decode_cursor(after, 1)
+        if type(position) is not int:
+            raise BadUserInput("invalid cursor", field="after")
+    rows = await info.context.services.audit.page(
+        info.context.require_user(),
+        target=str(decode_id(user_id, "User", field="userId")) if user_id is not None else None,
+        after=position,
+        limit=limit + 1,
+    )
+    edges = [
+        AuditEntryEdge(node=AuditEntry.from_row(r), cursor=encode_cursor(r.id))
+        for r in rows[:limit]
+    ]
+    return AuditEntryConnection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=len(rows) > limit,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -35,8 +35,13 @@ class ArchivedInstance(relay.Node):
     ended_at: datetime = strawberry.field(description="When it ended.")
     archived_at: datetime = strawberry.field(description="When it was archived.")
 
-    @strawberry.field(description="The definition version it ran.", graphql_type=ProcessDefinition)
-    def definition(self, info: Ctx) -> ProcessDefinition | Awaitable[ProcessDefinition]:
+    @strawberry.field(
+        description="The definition version it ran; null when the caller may not read it.",
+        graphql_type=ProcessDefinition | None,
+    )
+    def definition(
+        self, info: Ctx
+    ) -> ProcessDefinition | Awaitable[ProcessDefinition | None] | None:
         return load_definition(info, self.row.definition_id)
 
     @strawberry.field(description="Who started it.", graphql_type=User | None)

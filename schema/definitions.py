@@ -62,9 +62,10 @@ class ProcessDefinition(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Ctx, node_ids: Iterable[str], required: bool = False
     ) -> list[ProcessDefinition | None]:
-        info.context.require_user()
+        principal = info.context.require_user()
         rows = await info.context.loaders.definition.load_many([uuid.UUID(i) for i in node_ids])
-        return [cls.from_row(r) if r else None for r in rows]
+        visible = await info.context.services.definitions.visible(principal, [r for r in rows if r])
+        return [cls.from_row(r) if r and r.id in visible else None for r in rows]
 
 
 @strawberry.type(description="One thing wrong with a definition.")

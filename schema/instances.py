@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
@@ -110,25 +111,33 @@ class ProcessInstance(relay.Node):
         return ProcessInstance.from_row(row)
 
     @strawberry.field(
-        description="The pinned definition version this instance runs.",
-        graphql_type=ProcessDefinition,
+        description="The pinned definition version this instance runs; null when the caller "
+        "may not read it (seeing an instance through a task does not open its definition).",
+        graphql_type=ProcessDefinition | None,
     )
-    def definition(self, info: Ctx) -> ProcessDefinition | Awaitable[ProcessDefinition]:
+    def definition(
+        self, info: Ctx
+    ) -> ProcessDefinition | Awaitable[ProcessDefinition | None] | None:
         return load_definition(info, self.definition_id)
 
     @strawberry.field(description="Who started it.", graphql_type=User | None)
     def started_by(self, info: Ctx) -> User | Awaitable[User | None] | None:
         return load_user(info, self.started_by_id)
 
-    @strawberry.field(description="Every task of the instance, oldest first.")
+    @strawberry.field(
+        description="The tasks of the instance the caller may see, oldest first: all of "
+        "them for whoever sees the instance itself, else those the caller is involved in."
+    )
     async def tasks(self, info: Ctx) -> list[Annotated[Task, strawberry.lazy("schema.tasks")]]:
         from schema.tasks import Task
 
         rows = await info.context.loaders.tasks_of_instance.load(self.pk)
-        return [Task.from_row(r) for r in rows]
+        visible = await info.context.services.tasks.visible(info.context.require_user(), rows)
+        return [Task.from_row(r) for r in visible]
 
-    @strawberry.field(description="The execution trace, in order.")
+    @strawberry.field(description="The execution trace, in order (needs history:read).")
     async def history(self, info: Ctx) -> list[HistoryEvent]:
+        info.context.services.history.require_reader(info.context.require_user())
         rows = await info.context.loaders.history_of_instance.load(self.pk)
         return [HistoryEvent.from_row(r) for r in rows]
 
@@ -160,14 +169,27 @@ class ProcessInstance(relay.Node):
 
 def load_definition(
     info: Ctx, definition_id: uuid.UUID
-) -> ProcessDefinition | Awaitable[ProcessDefinition]:
-    """An instance's definition, at once when a page loaded it already."""
-    return from_loader(info.context.loaders.definition, definition_id, _definition)
+) -> ProcessDefinition | Awaitable[ProcessDefinition | None] | None:
+    """An instance's definition when the caller may read it, else None (seeing an
+    instance through a task does not open its definition)."""
+    principal = info.context.require_user()
+    definitions = info.context.services.definitions
+    loaded = from_loader(info.context.loaders.definition, definition_id, _definition_row)
+    # A page's definitions are loaded ahead, and most need no owner lookup: at once.
+    if not inspect.isawaitable(loaded) and definitions.readable_at_once(principal, loaded):
+        return ProcessDefinition.from_row(loaded)
+
+    async def checked() -> ProcessDefinition | None:
+        row = await loaded if inspect.isawaitable(loaded) else loaded
+        shown = row.id in await definitions.visible(principal, [row])
+        return ProcessDefinition.from_row(row) if shown else None
+
+    return checked()
 
 
-def _definition(row: models.ProcessDefinition | None) -> ProcessDefinition:
+def _definition_row(row: models.ProcessDefinition | None) -> models.ProcessDefinition:
     assert row is not None, "an instance's definition exists (foreign key)"
-    return ProcessDefinition.from_row(row)
+    return row
 
 
 @strawberry.input(description="Narrows processInstances; conditions combine with AND.")

@@ -37,7 +37,7 @@ from schema.log_context import OperationLogContext
 from schema.metrics import OperationMetrics
 from schema.reports import DefinitionStats, ThroughputPoint
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent
-from schema.users import AuthPayload, Group, User
+from schema.users import AuditEntryConnection, AuthPayload, Group, Role, User
 
 
 @strawberry.type(description="Reading definitions, instances, tasks and people.")
@@ -93,6 +93,19 @@ class Query:
     task_counts: TaskCounts = strawberry.field(
         resolver=task_resolvers.task_counts, description="The inbox badges."
     )
+    # Administration of people and roles (needs user:admin).
+    users: relay.Connection[User] = strawberry.field(
+        resolver=user_resolvers.users, description="Every account by username (user:admin)."
+    )
+    roles: list[Role] = strawberry.field(
+        resolver=user_resolvers.roles,
+        description="The built-in and custom roles and their permissions (user:admin).",
+    )
+    audit_log: AuditEntryConnection = strawberry.field(
+        resolver=user_resolvers.audit_log,
+        description="Changes to people, groups and roles, newest first; of one user when "
+        "userId is given (user:admin).",
+    )
 
 
 @strawberry.type(description="Changing things.")
@@ -103,6 +116,10 @@ class Mutation:
     deploy_definition: ProcessDefinition = strawberry.mutation(
         resolver=definition_resolvers.deploy_definition,
         description="Validate and deploy a definition as the next version of its key.",
+    )
+    add_definition_owner: ProcessDefinition = strawberry.mutation(
+        resolver=definition_resolvers.add_definition_owner,
+        description="Let a user deploy new versions of a key too (its owners and admins may).",
     )
     start_process: ProcessInstance = strawberry.mutation(
         resolver=instance_resolvers.start_process,
@@ -191,6 +208,28 @@ class Mutation:
     remove_group_member: Group = strawberry.mutation(
         resolver=user_resolvers.remove_group_member,
         description="Remove a user from a group (admin).",
+    )
+    update_user: User = strawberry.mutation(
+        resolver=user_resolvers.update_user,
+        description="Change a user's display name or e-mail; omitted arguments keep theirs (user:admin).",
+    )
+    deactivate_user: User = strawberry.mutation(
+        resolver=user_resolvers.deactivate_user,
+        description="Stop a user from logging in; their tokens are refused from now on (user:admin).",
+    )
+    change_password: User = strawberry.mutation(
+        resolver=user_resolvers.change_password,
+        description="Change the caller's own password, given the current one.",
+    )
+    create_role: Role = strawberry.mutation(
+        resolver=user_resolvers.create_role,
+        description="Define a custom role as a set of permissions (user:admin).",
+    )
+    grant_role: User = strawberry.mutation(
+        resolver=user_resolvers.grant_role, description="Give a user a role (user:admin)."
+    )
+    revoke_role: User = strawberry.mutation(
+        resolver=user_resolvers.revoke_role, description="Take a role from a user (user:admin)."
     )
 
 

@@ -11,7 +11,6 @@ from strawberry import relay
 
 from api import models
 from api.services.inbox import TaskOrderField
-from api.services.task_access import may_see
 from schema.common import JSON, Ctx, TaskEventType, TaskStatus
 from schema.instances import ProcessInstance
 from schema.loaded import from_loader, many_from_loader
@@ -139,7 +138,11 @@ class Task(relay.Node):
     ) -> list[Task | None]:
         principal = info.context.require_user()
         rows = await info.context.services.tasks.by_ids([uuid.UUID(i) for i in node_ids])
-        return [cls.from_row(r) if r and may_see(principal, r) else None for r in rows]
+        visible = {
+            t.id
+            for t in await info.context.services.tasks.visible(principal, [r for r in rows if r])
+        }
+        return [cls.from_row(r) if r and r.id in visible else None for r in rows]
 
 
 def _instance(row: models.ProcessInstance | None) -> ProcessInstance:

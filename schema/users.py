@@ -10,7 +10,8 @@ import strawberry
 from strawberry import relay
 
 from api import models
-from schema.common import Ctx
+from api.services.users import sees_members, sees_private
+from schema.common import JSON, Ctx
 from schema.loaded import from_loader
 
 
@@ -19,8 +20,12 @@ class Group:
     key: str = strawberry.field(description="Stable identifier, used in definitions.")
     name: str | None = strawberry.field(description="Display name.")
 
-    @strawberry.field(description="Users in the group, by username.")
+    @strawberry.field(
+        description="Users in the group, by username; empty unless the caller administers users."
+    )
     async def members(self, info: Ctx) -> list[User]:
+        if not sees_members(info.context.require_user()):
+            return []
         rows = await info.context.loaders.members_of_group.load(self.key)
         return [User.from_row(r) for r in rows]
 
@@ -35,13 +40,37 @@ class User(relay.Node):
     pk: strawberry.Private[uuid.UUID]
     username: str = strawberry.field(description="Login name; definitions name people by it.")
     display_name: str | None = strawberry.field(description="Name to show.")
-    email: str | None = strawberry.field(description="E-mail address.")
+    private_email: strawberry.Private[str | None]
+    private_roles: strawberry.Private[list[str]]
+    active: bool = strawberry.field(
+        description="False once deactivated: the user can no longer log in."
+    )
     created_at: datetime = strawberry.field(description="When the account was made.")
 
-    @strawberry.field(description="Groups the user belongs to.")
+    @strawberry.field(
+        description="E-mail address; null unless the caller is this user or administers users."
+    )
+    def email(self, info: Ctx) -> str | None:
+        return self.private_email if self._private(info) else None
+
+    @strawberry.field(
+        description="Roles held; empty unless the caller is this user or administers users."
+    )
+    def roles(self, info: Ctx) -> list[str]:
+        return sorted(self.private_roles) if self._private(info) else []
+
+    @strawberry.field(
+        description="Groups the user belongs to; empty unless the caller is this user or "
+        "administers users."
+    )
     async def groups(self, info: Ctx) -> list[Group]:
+        if not self._private(info):
+            return []
         rows = await info.context.loaders.groups_of_user.load(self.pk)
         return [Group.from_row(r) for r in rows]
+
+    def _private(self, info: Ctx) -> bool:
+        return sees_private(info.context.require_user(), self.pk)
 
     @classmethod
     def from_row(cls, row: models.User) -> User:
@@ -50,7 +79,9 @@ class User(relay.Node):
             pk=row.id,
             username=row.username,
             display_name=row.display_name,
-            email=row.email,
+            private_email=row.email,
+            private_roles=list(row.roles),
+            active=row.active,
             created_at=row.created_at,
         )
 
@@ -78,3 +109,58 @@ def _user_or_none(row: models.User | None) -> User | None:
 class AuthPayload:
     token: str = strawberry.field(description="Bearer token for the `Authorization` header.")
     user: User = strawberry.field(description="Who logged in.")
+
+
+@strawberry.type(description="A named set of permissions that users are granted.")
+class Role:
+    name: str = strawberry.field(description="How grantRole names it.")
+    description: str | None = strawberry.field(description="What it is for.")
+    permissions: list[str] = strawberry.field(description="What its holders may do.")
+    builtin: bool = strawberry.field(description="Defined by Flowdesk itself; cannot change.")
+
+
+@strawberry.type(description="One change to people, groups, roles or definition owners.")
+class AuditEntry:
+    actor_id: strawberry.Private[uuid.UUID | None]
+    at: datetime = strawberry.field(description="When.")
+    action: str = strawberry.field(description="The operation, e.g. updateUser, grantRole.")
+    target_type: str = strawberry.field(description="User, Group, Role or Definition.")
+    target: str = strawberry.field(
+        description="The user's global id, the group's key, the role's name or the "
+        "definition's key."
+    )
+    changes: JSON = strawberry.field(
+        description="Each changed field as [old, new]; a password shows as ['*', '*']."
+    )
+
+    @strawberry.field(
+        description="Who made the change; null for the command line.", graphql_type=User | None
+    )
+    def actor(self, info: Ctx) -> User | Awaitable[User | None] | None:
+        return load_user(info, self.actor_id)
+
+    @classmethod
+    def from_row(cls, row: models.AuditEntry) -> AuditEntry:
+        target = row.target
+        if row.target_type == "User":
+            target = str(relay.GlobalID("User", row.target))
+        return cls(
+            actor_id=row.actor_id,
+            at=row.at,
+            action=row.action,
+            target_type=row.target_type,
+            target=target,
+            changes=JSON(row.changes),
+        )
+
+
+@strawberry.type(description="An audit log entry and its cursor.")
+class AuditEntryEdge:
+    node: AuditEntry = strawberry.field(description="The entry.")
+    cursor: str = strawberry.field(description="Pass as `after` for the entries before it.")
+
+
+@strawberry.type(description="A page of the audit log, newest first.")
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge] = strawberry.field(description="The entries.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page stands.")

@@ -379,7 +379,7 @@ async def test_a_task_of_another_group_is_not_readable_by_id(world: World) -> No
     for task in ("h1", "h2"):
         with pytest.raises(GraphQLError) as refused:
             await world.ann.api.execute(TASK, {"id": world.id(task)})
-        assert refused.value.codes == ["FORBIDDEN"]
+        assert refused.value.codes == ["NOT_FOUND"]
         assert (await world.ann.api.execute(NODE, {"id": world.id(task)}))["node"] is None
         assert (await world.adm.api.execute(TASK, {"id": world.id(task)}))["task"]
 

@@ -206,7 +206,7 @@ async def test_an_instance_is_readable_by_its_starter_and_its_candidates_only(
     assert (await instance(reviewer, started["id"]))["id"] == started["id"]
     with pytest.raises(GraphQLError) as refused:
         await stranger.execute(INSTANCE, {"id": started["id"]})
-    assert refused.value.codes == ["FORBIDDEN"]
+    assert refused.value.codes == ["NOT_FOUND"]
     # Nor through the generic node field, which answers null rather than leak it.
     node = await stranger.execute("query($id: ID!) { node(id: $id) { id } }", {"id": started["id"]})
     assert node["node"] is None

@@ -164,7 +164,7 @@ async def test_instance_events_are_refused_to_an_outsider(
         ws_url(app_url), INSTANCE_EVENTS, outsider.token, {"id": started["id"]}
     ) as sub:
         message = await sub.message()
-    assert errors(message) == ["FORBIDDEN"]
+    assert errors(message) == ["NOT_FOUND"]
 
 
 @asynccontextmanager

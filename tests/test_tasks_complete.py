@@ -267,7 +267,7 @@ async def test_a_user_who_is_not_a_candidate_can_neither_see_claim_nor_complete_
         outsider.execute(CLAIM, {"id": task["id"]}),
         outsider.execute(TASK, {"id": task["id"]}),
     ):
-        assert (await error_of(call)).codes == ["FORBIDDEN"]
+        assert (await error_of(call)).codes == ["NOT_FOUND"]
 
     after = await task_row(sessions, task["id"])
     assert (after.status, after.version, after.assignee_id) == (

@@ -29,7 +29,8 @@ async def test_a_start_and_a_completion_cost_three_statements_each(
     group = f"g-{unique}"
     person = await make_user(users, groups=[group])
     row = await DefinitionService(sessions).deploy(
-        process("one", [task("work", group)], [("start", "work"), ("work", "end")]), None
+        process("one", [task("work", group)], [("start", "work"), ("work", "end")]),
+        await users.principal(person.id),
     )
     definition = parse_definition(row.spec)
     instance_id, now = str(uuid.uuid4()), datetime.now(UTC)

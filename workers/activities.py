@@ -80,7 +80,7 @@ class ProcessActivities:
     async def resolve_definition(self, input: ResolveDefinitionInput) -> ResolvedDefinition:
         """The definition a call activity starts: pinned when the child starts."""
         try:
-            row = await self._definitions.get(input.key, input.version)
+            row = await self._definitions.find(input.key, input.version)
         except NotFound as exc:
             raise ApplicationError(exc.message, type="NOT_FOUND", non_retryable=True) from exc
         return ResolvedDefinition(definition_id=str(row.id), spec=row.spec)

@@ -8,12 +8,17 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
+from api.auth.permissions import Permission
+from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, NotFound
+from api.errors import BadUserInput, Forbidden, NotFound
 from api.jsonschemas import schema_problem
-from api.models import ProcessDefinition
+from api.models import DefinitionOwner, ProcessDefinition, User
+from api.services.audit import record
+from api.services.definition_access import may_read, may_start, readable_sql, rights_of
 from engine.bpmn import BpmnImportError, bpmn_to_definition
 from engine.definition import Definition
 from engine.enums import NodeType
@@ -131,6 +136,11 @@ class DefinitionService:
         self._sessions = sessions
         self._reads = reading(sessions)
 
+    async def check(self, principal: Principal, raw: Any) -> list[Problem]:
+        """`problems`, for whoever may deploy."""
+        principal.require(Permission.DEFINITION_DEPLOY)
+        return await self.problems(raw)
+
     async def problems(self, raw: Any) -> list[Problem]:
         """Everything wrong with `raw`, including call activities naming keys that are not
         deployed (a definition may call its own key), even when it has other problems."""
@@ -165,9 +175,13 @@ class DefinitionService:
                     )
         return problems
 
-    async def deploy(self, raw: Any, deployed_by: uuid.UUID | None) -> ProcessDefinition:
+    async def deploy(self, raw: Any, deployer: Principal) -> ProcessDefinition:
         """Validate fully, then store as the key's next version. Deploying the same
-        document again returns the current version instead of minting a copy."""
+        document again returns the current version instead of minting a copy.
+
+        A new key belongs to its first deployer; a key that exists takes new versions
+        from its owners and admins only."""
+        deployer.require(Permission.DEFINITION_DEPLOY)
         problems = await self.problems(raw)
         if problems:
             raise problems_error(problems)
@@ -175,11 +189,19 @@ class DefinitionService:
         spec = definition.model_dump(mode="json", by_alias=True, exclude_none=True)
         digest = checksum(spec)
         async with self._sessions() as session, session.begin():
-            # Versions of one key are numbered one at a time.
+            # Versions of one key are numbered one at a time, and its first deployer is
+            # decided under the same lock.
             await session.exec(
                 select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(definition.key)))
             )
             latest = await self._latest(session, definition.key)
+            if latest is None:
+                session.add(DefinitionOwner(key=definition.key, user_id=deployer.id))
+            elif not (deployer.is_admin or deployer.id in await _owners(session, definition.key)):
+                raise Forbidden(
+                    f"the key '{definition.key}' belongs to its owners; deploy under another key",
+                    field="key",
+                )
             if latest is not None and latest.checksum == digest:
                 return latest
             row = ProcessDefinition(
@@ -187,47 +209,129 @@ class DefinitionService:
                 version=(latest.version + 1) if latest else 1,
                 name=definition.name,
                 spec=spec,
+                rights=rights_of(spec),
                 checksum=digest,
-                deployed_by=deployed_by,
+                deployed_by=deployer.id,
             )
             session.add(row)
         return row
 
-    async def get(self, key: str, version: int | None = None) -> ProcessDefinition:
+    async def add_owner(
+        self, principal: Principal, key: str, user_id: uuid.UUID
+    ) -> ProcessDefinition:
+        """Let another user deploy the key too: its owners and admins may. Recorded in the
+        audit log."""
+        latest = await self.get(principal, key)
+        if not (principal.is_admin or await self._owns(principal, key)):
+            raise Forbidden("only the key's owners and admins may add owners")
+        async with self._sessions() as session, session.begin():
+            if await session.get(User, user_id) is None:
+                raise NotFound("no such user", field="userId")
+            added = await session.exec(
+                insert(DefinitionOwner)
+                .values(key=key, user_id=user_id)
+                .on_conflict_do_nothing()
+                .returning(col(DefinitionOwner.user_id))
+            )
+            if added.first() is not None:
+                record(
+                    session,
+                    principal.id,
+                    "addDefinitionOwner",
+                    "Definition",
+                    key,
+                    {"owners": [None, str(user_id)]},
+                )
+        return latest
+
+    async def get(
+        self, principal: Principal, key: str, version: int | None = None
+    ) -> ProcessDefinition:
+        """The version (the latest when none is given) when the caller may read it; the
+        same NOT_FOUND when it does not exist or may not be read."""
+        row = await self.find(key, version)
+        if row.id not in await self.visible(principal, [row]):
+            raise _not_found(key, version)
+        return row
+
+    async def find(self, key: str, version: int | None = None) -> ProcessDefinition:
+        """The version whoever asks: for the engine itself (a call activity's child)."""
+        row = await self._find(key, version)
+        if row is None:
+            raise _not_found(key, version)
+        return row
+
+    async def startable(
+        self, principal: Principal, key: str, version: int | None
+    ) -> ProcessDefinition:
+        """The version to start, when the caller may start it."""
+        row = await self.get(principal, key, version)
+        allowed = may_start(principal, row, owner=False)
+        if not (allowed or may_start(principal, row, await self._owns(principal, row.key))):
+            raise Forbidden(f"you may not start process definition '{key}'")
+        return row
+
+    @staticmethod
+    def readable_at_once(principal: Principal, row: ProcessDefinition) -> bool:
+        """True when the caller may read the row by its rights alone; False says only
+        that `visible` must look at the key's owners."""
+        return may_read(principal, row, owner=False)
+
+    async def visible(self, principal: Principal, rows: list[ProcessDefinition]) -> set[uuid.UUID]:
+        """The ids of the rows the caller may read; reads the owners only when the
+        rights alone do not allow it."""
+        found = {r.id for r in rows if self.readable_at_once(principal, r)}
+        rest = [r for r in rows if r.id not in found]
+        if rest:
+            owned = await self._owned_keys(principal, {r.key for r in rest})
+            found |= {r.id for r in rest if r.key in owned}
+        return found
+
+    async def _find(self, key: str, version: int | None) -> ProcessDefinition | None:
         async with self._reads() as session:
             if version is None:
-                row = await self._latest(session, key)
-            else:
-                row = (
-                    await session.exec(
-                        select(ProcessDefinition).where(
-                            ProcessDefinition.key == key, ProcessDefinition.version == version
-                        )
+                return await self._latest(session, key)
+            row: ProcessDefinition | None = (
+                await session.exec(
+                    select(ProcessDefinition).where(
+                        ProcessDefinition.key == key, ProcessDefinition.version == version
                     )
-                ).first()
-            if row is None:
-                suffix = f" version {version}" if version is not None else ""
-                hint = "" if version is not None else did_you_mean(key, await self._keys(session))
-                raise NotFound(f"no process definition '{key}'{suffix}{hint}")
-        return row
+                )
+            ).first()
+            return row
 
     @staticmethod
     async def _keys(session: Any) -> set[str]:
         """Every deployed key."""
         return set((await session.exec(select(ProcessDefinition.key).distinct())).all())
 
+    async def _owns(self, principal: Principal, key: str) -> bool:
+        return key in await self._owned_keys(principal, {key})
+
+    async def _owned_keys(self, principal: Principal, keys: set[str]) -> set[str]:
+        async with self._reads() as session:
+            rows = await session.exec(
+                select(DefinitionOwner.key).where(
+                    col(DefinitionOwner.user_id) == principal.id,
+                    col(DefinitionOwner.key).in_(keys),
+                )
+            )
+            return set(rows.all())
+
     async def set_suspended(
-        self, key: str, version: int | None, suspended: bool
+        self, principal: Principal, key: str, version: int | None, suspended: bool
     ) -> ProcessDefinition:
         """Suspend (no new instances start) or activate one version, or every version of
-        the key when none is given; running instances are not affected."""
-        await self.get(key, version)
+        the key when none is given; running instances are not affected. Admins only."""
+        if not principal.is_admin:
+            raise Forbidden("this needs the admin role")
+        await self.get(principal, key, version)
         async with self._sessions() as session, session.begin():
             statement = sa.update(ProcessDefinition).where(col(ProcessDefinition.key) == key)
             if version is not None:
                 statement = statement.where(col(ProcessDefinition.version) == version)
             await session.exec(statement.values(suspended=suspended))
-        return await self.get(key, version)
+        return await self.get(principal, key, version)
 
     async def by_ids(self, ids: list[uuid.UUID]) -> list[ProcessDefinition | None]:
         async with self._reads() as session:
@@ -238,11 +342,17 @@ class DefinitionService:
         return [found.get(i) for i in ids]
 
     async def page(
-        self, *, key: str | None, latest_only: bool, after: tuple[str, int] | None, limit: int
+        self,
+        principal: Principal,
+        *,
+        key: str | None,
+        latest_only: bool,
+        after: tuple[str, int] | None,
+        limit: int,
     ) -> list[ProcessDefinition]:
-        """Definitions by key, then newest version first; `after` is the (key, version) of
-        the previous page's last row."""
-        query = select(ProcessDefinition)
+        """Definitions the caller may read by key, then newest version first; `after` is
+        the (key, version) of the previous page's last row."""
+        query = select(ProcessDefinition).where(readable_sql(principal))
         if key is not None:
             query = query.where(ProcessDefinition.key == key)
         if latest_only:
@@ -288,3 +398,13 @@ class DefinitionService:
         )
         row: ProcessDefinition | None = result.first()
         return row
+
+
+async def _owners(session: Any, key: str) -> set[uuid.UUID]:
+    rows = await session.exec(select(DefinitionOwner.user_id).where(DefinitionOwner.key == key))
+    return set(rows.all())
+
+
+def _not_found(key: str, version: int | None) -> NotFound:
+    suffix = f" version {version}" if version is not None else ""
+    return NotFound(f"no process definition '{key}'{suffix}")

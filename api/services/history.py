@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.auth.permissions import Permission
+from api.auth.principal import Principal
 from api.db import SessionMaker, reading
 from api.events import Notice
 from api.grouping import group_by
@@ -120,6 +122,11 @@ async def insert_events(
 class HistoryService:
     def __init__(self, sessions: SessionMaker) -> None:
         self._reads = reading(sessions)
+
+    @staticmethod
+    def require_reader(principal: Principal) -> None:
+        """An instance's trace is for holders of history:read among those who see it."""
+        principal.require(Permission.HISTORY_READ)
 
     async def for_instances(
         self, instance_ids: list[uuid.UUID]

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth.permissions import Permission
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, Forbidden, NotFound
@@ -86,8 +87,13 @@ class InstanceControl:
     async def set_variables(
         self, principal: Principal, instance_id: uuid.UUID, variables: Any
     ) -> ProcessInstance:
+        """Merge variables into the instance's, for holders of instance:manage; the result
+        must satisfy the definition's variables schema."""
+        principal.require(Permission.INSTANCE_MANAGE)
         if not isinstance(variables, dict) or not variables:
             raise BadUserInput("variables must be a non-empty JSON object", field="variables")
+        row = await self._controllable(principal, instance_id)
+        await self._instances.check_variables(row, {**row.variables, **variables})
         return await self._send(
             principal,
             instance_id,
@@ -191,13 +197,12 @@ class InstanceControl:
         return await self._instances.get(instance_id)
 
     async def _controllable(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
-        """Who may control an instance: admins, and whoever started it."""
-        row = await self._instances.get(instance_id)
-        if principal.is_admin or row.started_by == principal.id:
+        """Who may control an instance they see: admins, holders of instance:manage, and
+        whoever started it. One they do not see is NOT_FOUND."""
+        row = await self._instances.readable(principal, instance_id)
+        if principal.can(Permission.INSTANCE_MANAGE) or row.started_by == principal.id:
             return row
-        if row.id in await self._instances.visible(principal, [row]):
-            raise Forbidden("only whoever started the instance, or an admin, may control it")
-        raise Forbidden("this process instance is not yours to see")
+        raise Forbidden("only whoever started the instance, or an operator, may control it")
 
     async def _by_business_key(self, principal: Principal, business_key: str) -> list[uuid.UUID]:
         """The open instances with this business key that the caller may see, oldest

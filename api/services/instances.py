@@ -19,13 +19,14 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth.permissions import Permission
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput, Conflict, Forbidden, NotFound, Unanswered
+from api.errors import BadUserInput, Conflict, NotFound, Unanswered
 from api.jsonschemas import validation_errors
-from api.models import ProcessDefinition, ProcessInstance, Task
+from api.models import ProcessDefinition, ProcessInstance
 from api.services.definitions import DefinitionService, parsed
-from api.services.task_access import visible_sql
+from api.services.instance_access import direct_sql, visible_sql
 from api.settings import Settings
 from api.workflow_updates import workflow_exists
 from engine.enums import OPEN_INSTANCE_STATUSES, InstanceStatus
@@ -83,7 +84,7 @@ class InstanceService:
                 earlier = await session.get(ProcessInstance, uuid.UUID(instance_id))
             if earlier is not None:
                 return earlier
-        row = await self._definitions.get(key, version)
+        row = await self._definitions.startable(initiator, key, version)
         if row.suspended:
             raise Conflict(f"process definition '{key}' version {row.version} is suspended")
         if business_key is not None and len(business_key) > BUSINESS_KEY_LIMIT:
@@ -170,11 +171,27 @@ class InstanceService:
         return row
 
     async def readable(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
-        """The instance, when the caller may read it."""
+        """The instance, when the caller may read it; the same NOT_FOUND when it does not
+        exist or may not be seen."""
+        principal.require(Permission.INSTANCE_READ)
         row = await self.get(instance_id)
         if row.id not in await self.visible(principal, [row]):
-            raise Forbidden("this process instance is not yours to see")
+            raise NotFound("no such process instance")
         return row
+
+    async def trace_readable(self, principal: Principal, instance_id: uuid.UUID) -> ProcessInstance:
+        """The instance, when the caller may read it and its history."""
+        principal.require(Permission.HISTORY_READ)
+        return await self.readable(principal, instance_id)
+
+    async def check_variables(self, row: ProcessInstance, variables: dict[str, Any]) -> None:
+        """BAD_USER_INPUT naming each problem when `variables` do not satisfy the schema of
+        the instance's definition."""
+        [definition] = await self._definitions.by_ids([row.definition_id])
+        assert definition is not None, "an instance's definition exists (foreign key)"
+        errors = validation_errors(parsed(definition).variables, variables)
+        if errors:
+            raise BadUserInput(_describe(errors), fields=errors)
 
     async def with_definitions(
         self, ids: list[uuid.UUID]
@@ -201,14 +218,8 @@ class InstanceService:
         limit: int,
     ) -> list[ProcessInstance]:
         """Instances the caller may see, newest first, keyset-paginated on (started_at, id)."""
-        query = select(ProcessInstance)
-        if not principal.is_admin:
-            involved = (
-                select(Task.instance_id)
-                .where(col(Task.instance_id) == col(ProcessInstance.id), visible_sql(principal))
-                .exists()
-            )
-            query = query.where(sa.or_(col(ProcessInstance.started_by) == principal.id, involved))
+        principal.require(Permission.INSTANCE_READ)
+        query = select(ProcessInstance).where(visible_sql(principal))
         if statuses:
             query = query.where(col(ProcessInstance.status).in_(statuses))
         if business_key is not None:
@@ -251,20 +262,30 @@ class InstanceService:
         return [row for row in rows if row.id in visible]
 
     async def visible(self, principal: Principal, rows: list[ProcessInstance]) -> set[uuid.UUID]:
-        """The instances among `rows` the caller may read: admins all; others those they
-        started or hold, held, or may claim a task of."""
+        """The instances among `rows` the caller may see (instance_access); none without
+        instance:read."""
+        if not principal.can(Permission.INSTANCE_READ):
+            return set()
+        return await self._matching(principal, rows, visible_sql(principal))
+
+    async def seen_directly(
+        self, principal: Principal, rows: list[ProcessInstance]
+    ) -> set[uuid.UUID]:
+        """The instances among `rows` the caller sees directly, with all of their tasks."""
+        return await self._matching(principal, rows, direct_sql(principal))
+
+    async def _matching(
+        self, principal: Principal, rows: list[ProcessInstance], condition: sa.ColumnElement[bool]
+    ) -> set[uuid.UUID]:
         if principal.is_admin:
             return {r.id for r in rows}
         mine = {r.id for r in rows if r.started_by == principal.id}
         others = [r.id for r in rows if r.id not in mine]
         if not others:
             return mine
-        involved = visible_sql(principal)
         async with self._reads() as session:
             found = await session.exec(
-                select(Task.instance_id)
-                .where(col(Task.instance_id).in_(others), involved)
-                .distinct()
+                select(ProcessInstance.id).where(col(ProcessInstance.id).in_(others), condition)
             )
             return mine | set(found.all())
 

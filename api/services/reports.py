@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import col, select
 
+from api.auth.permissions import Permission
 from api.auth.principal import Principal
 from api.db import SessionMaker, engine_of, reading
 from api.errors import BadUserInput, NotFound
-from api.models import ProcessDefinition
+from api.models import DefinitionOwner, ProcessDefinition
 
 # A throughput series longer than this is a mistake (a minute interval over years).
 MAX_BUCKETS = 10_000
@@ -200,19 +201,22 @@ class ReportService:
     async def _definitions(
         self, principal: Principal, key: str, version: int | None
     ) -> list[uuid.UUID]:
-        """The versions a report covers, when the caller may see reports of `key`: admins,
-        and whoever deployed a version of it. Others are told it does not exist."""
-        query = select(ProcessDefinition.id, ProcessDefinition.deployed_by).where(
-            col(ProcessDefinition.key) == key
-        )
+        """The versions a report covers, when the caller may see reports of `key`: with
+        history:read, admins and the key's owners. Others are told it does not exist."""
+        principal.require(Permission.HISTORY_READ)
+        query = select(ProcessDefinition.id).where(col(ProcessDefinition.key) == key)
         if version is not None:
             query = query.where(col(ProcessDefinition.version) == version)
+        owner = select(DefinitionOwner.key).where(
+            col(DefinitionOwner.key) == key, col(DefinitionOwner.user_id) == principal.id
+        )
         async with self._reads() as session:
-            rows = (await session.exec(query)).all()
-        if not rows or not (principal.is_admin or any(by == principal.id for _, by in rows)):
+            ids = list((await session.exec(query)).all())
+            owns = principal.is_admin or (await session.exec(owner)).first() is not None
+        if not ids or not owns:
             which = f"'{key}'" if version is None else f"'{key}' version {version}"
             raise NotFound(f"no process definition {which}")
-        return [id_ for id_, _ in rows]
+        return ids
 
     async def definition_stats(
         self,

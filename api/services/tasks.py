@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
+from api.auth.permissions import Permission
 from api.auth.principal import Principal
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, FlowdeskError, Forbidden, NotFound, Unanswered
@@ -34,6 +35,7 @@ from api.models import (
     table_of,
 )
 from api.services.history import NewEvent, append_events, task_audience
+from api.services.instance_access import seen_directly
 from api.services.task_access import is_candidate, may_see, may_work
 from api.workflow_updates import send_update
 from engine.enums import HistoryEventType, TaskStatus
@@ -130,6 +132,16 @@ class TaskService:
         async with self._reads() as session:
             return await self._visible(session, principal, task_id)
 
+    async def visible(self, principal: Principal, tasks: Sequence[Task]) -> list[Task]:
+        """The tasks among `tasks` the caller may see, as `get` decides: those they are
+        involved in, and every task of an instance they see directly (instance_access)."""
+        pending = {t.instance_id for t in tasks if not may_see(principal, t)}
+        direct: set[uuid.UUID] = set()
+        if pending:
+            async with self._reads() as session:
+                direct = {i for i in pending if await seen_directly(session, principal, i)}
+        return [t for t in tasks if may_see(principal, t) or t.instance_id in direct]
+
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> list[Task | None]:
         async with self._reads() as session:
             rows = await session.exec(select(Task).where(col(Task.id).in_(ids)))
@@ -208,8 +220,11 @@ class TaskService:
         await self._existing_user(user_id)
 
         def may_assign(principal: Principal, task: Task) -> None:
-            if not principal.is_admin and task.assignee_id != principal.id:
-                raise Forbidden("only the task's assignee or an admin may assign it")
+            # task:assign hands on any task its holder sees; the assignee hands on their own.
+            if principal.can(Permission.TASK_ASSIGN):
+                return
+            if task.assignee_id != principal.id or not principal.can(Permission.TASK_WORK):
+                raise Forbidden("only the task's assignee or a holder of task:assign may assign it")
 
         return await self._change(
             principal,
@@ -223,6 +238,7 @@ class TaskService:
             },
             HistoryEventType.TASK_ASSIGNED,
             data={"assignee": str(user_id)},
+            needs=None,
         )
 
     async def delegate(self, principal: Principal, task_id: uuid.UUID, user_id: uuid.UUID) -> Task:
@@ -313,6 +329,7 @@ class TaskService:
 
     async def comment(self, principal: Principal, task_id: uuid.UUID, message: str) -> TaskComment:
         """Anyone who may see a task may comment on it, open or closed."""
+        principal.require(Permission.TASK_WORK)
         message = message.strip()
         if not message or len(message) > MAX_COMMENT:
             raise BadUserInput(f"a comment has 1 to {MAX_COMMENT} characters", field="message")
@@ -347,6 +364,7 @@ class TaskService:
         The winner is decided in PostgreSQL (open -> COMPLETING, where status and version
         still match) and committed with an outbox row; only then is the Temporal update
         sent, keyed by the task id, and awaited so the caller reads its own write."""
+        principal.require(Permission.TASK_WORK)
         given = variables_given(variables)
         async with self._reads() as session:
             task = await self._visible(session, principal, task_id)
@@ -459,11 +477,15 @@ class TaskService:
         event: HistoryEventType,
         *,
         data: dict[str, Any] | None = None,
+        needs: Permission | None = Permission.TASK_WORK,
         done_already: Callable[[Principal, Task], bool] | None = None,
     ) -> Task:
-        """Apply `values` if every check passes on the task as read and nobody changed it
-        since (its version still matches): one transaction with its history event. When
-        `done_already` holds for the task as read, it is returned unchanged."""
+        """Apply `values` if the caller holds `needs` and every check passes on the task as
+        read and nobody changed it since (its version still matches): one transaction with
+        its history event. When `done_already` holds for the task as read, it is returned
+        unchanged."""
+        if needs is not None:
+            principal.require(needs)
         async with self._sessions() as session, session.begin():
             task = await self._visible(session, principal, task_id)
             if done_already is not None and done_already(principal, task):
@@ -528,9 +550,11 @@ class TaskService:
 
     @staticmethod
     async def _visible(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> Task:
+        """The task, when the caller may see it; the same NOT_FOUND when it does not exist
+        or may not be seen."""
         task = await session.get(Task, task_id)
-        if task is None:
+        if task is None or not (
+            may_see(principal, task) or await seen_directly(session, principal, task.instance_id)
+        ):
             raise NotFound("no such task")
-        if not may_see(principal, task):
-            raise Forbidden("this task is not yours to see")
         return task
