@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -12,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.settings import Settings
 
 SessionMaker = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -59,3 +61,15 @@ def reading(sessions: SessionMaker) -> SessionMaker:
         class_=AsyncSession,
         expire_on_commit=False,
     )
+
+
+async def read_after_write(read: Callable[[], Awaitable[T]]) -> T:
+    """Run `read`, which follows a committed write and opens its own session; once more,
+    on a fresh connection, when the connection was lost under it: the write stands, and
+    its caller must not be told that it failed."""
+    try:
+        return await read()
+    except exc.DBAPIError as lost:
+        if not lost.connection_invalidated:
+            raise
+        return await read()

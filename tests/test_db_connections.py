@@ -4,8 +4,14 @@ and nothing committed is reported as failed."""
 
 from __future__ import annotations
 
-import asyncpg
+import asyncio
+import time
 
+import asyncpg
+import sqlalchemy as sa
+from sqlmodel import select
+
+from api.db import SessionMaker, read_after_write, reading
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient
@@ -14,17 +20,56 @@ from tests.factories import claim, complete, deploy, inbox, instance, one_task, 
 
 
 async def terminate_every_connection(settings: Settings) -> int:
-    """Terminate every connection to the test database but this one: the app's pools, the
-    worker's and the tests' own."""
+    """Terminate every connection to the test database but this one (the app's pools, the
+    worker's and the tests' own), and wait until their server processes are gone: the
+    next request comes after the loss, not in the middle of it."""
+    return await terminate(settings, None)
+
+
+async def terminate(settings: Settings, pids: list[int] | None) -> int:
+    """Terminate the server processes `pids` (None: all of the database's but this one)."""
     connection = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
     try:
-        terminated: int = await connection.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        if pids is None:
+            pids = [
+                row["pid"]
+                for row in await connection.fetch(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ]
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", pids
         )
+        deadline = time.monotonic() + 10
+        while await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids
+        ):
+            assert time.monotonic() < deadline, "terminated connections still listed"
+            await asyncio.sleep(0.01)
     finally:
         await connection.close()
-    return terminated
+    return len(pids)
+
+
+async def test_a_read_after_a_write_runs_again_when_its_connection_is_lost_under_it(
+    sessions: SessionMaker, settings: Settings
+) -> None:
+    reads = reading(sessions)
+    drawn: list[int] = []
+
+    async def read() -> int:
+        async with reads() as session:
+            pid: int = (await session.exec(select(sa.func.pg_backend_pid()))).one()
+            if not drawn:
+                # Lost after the checkout, in the middle of the read.
+                await terminate(settings, [pid])
+            drawn.append(pid)
+            answer: int = (await session.exec(select(sa.literal(42)))).one()
+            return answer
+
+    assert await read_after_write(read) == 42
+    assert len(drawn) == 2 and drawn[0] != drawn[1]
 
 
 async def test_requests_after_every_connection_was_terminated_succeed(

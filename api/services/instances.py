@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
-from api.db import SessionMaker, reading
+from api.db import SessionMaker, read_after_write, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unanswered
 from api.jsonschemas import validation_errors
 from api.models import ProcessDefinition, ProcessInstance
@@ -118,7 +118,7 @@ class InstanceService:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
         if await self._first_step_written(start, workflow_id(instance_id)):
-            return await self.get(uuid.UUID(instance_id))
+            return await read_after_write(lambda: self.get(uuid.UUID(instance_id)))
         # Started, and no worker has written its first step yet: the answer is the
         # instance as it starts, which that step will store.
         return ProcessInstance(

@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
-from api.db import SessionMaker, reading
+from api.db import SessionMaker, read_after_write, reading
 from api.errors import BadUserInput, Conflict, FlowdeskError, Forbidden, NotFound, Unanswered
 from api.events import EventBus
 from api.grouping import group_by
@@ -424,10 +424,13 @@ class TaskService:
         delivers it, and the task's subscribers hear TASK_COMPLETED)."""
         with contextlib.suppress(Unanswered):
             await self.deliver(pending, actor=principal.username)
+        return await read_after_write(lambda: self._task(pending.task_id))
+
+    async def _task(self, task_id: uuid.UUID) -> Task:
         async with self._reads() as session:
-            done = await session.get(Task, pending.task_id, populate_existing=True)
-        assert done is not None
-        return done
+            task = await session.get(Task, task_id, populate_existing=True)
+        assert task is not None
+        return task
 
     async def deliver(self, pending: PendingCompletion, *, actor: str | None) -> None:
         """Send the completion update; idempotent by the task id, so the relay may resend it.
