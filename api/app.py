@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -18,6 +19,8 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api import edge
+from api.auth.tokens import signing_key
 from api.context import RequestContext, Services
 from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
@@ -40,6 +43,21 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
         )
         self.services = services
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """A request the GraphQL server refuses before executing (not JSON, no query, an
+        unsupported content type) is answered in GraphQL's shape, not as plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            response = edge.error_response(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return edge.decode_json(data)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
@@ -61,6 +79,8 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
 
 
 def create_app(settings: Settings) -> Starlette:
+    """The app; `WeakSecret` (before anything starts) when the JWT secret is unusable."""
+    signing_key(settings)
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -119,6 +139,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
         ],
+        middleware=edge.edge_middleware(settings),
         lifespan=lifespan,
     )
 

@@ -21,7 +21,7 @@ from prometheus_client import start_http_server
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.auth.tokens import TokenIssuer
+from api.auth.tokens import TokenIssuer, WeakSecret
 from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
 from api.events import EventBus, connect_redis
@@ -47,6 +47,9 @@ async def serve_api(settings: Settings) -> None:
         port=settings.port,
         log_level="info",
         lifespan="on",
+        # The same limits as the app's own (api/edge.py), for what uvicorn reads itself.
+        ws_max_size=settings.max_body_bytes,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     await uvicorn.Server(config).serve()
 
@@ -202,16 +205,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     settings = Settings()
-    match args.command:
-        case "api":
-            asyncio.run(serve_api(settings))
-        case "worker":
-            asyncio.run(until_stopped(run_worker(settings)))
-        case "migrate":
-            asyncio.run(upgrade(settings.database_url))
-        case "dev":
-            with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(run_dev(settings))
-        case "user":
-            asyncio.run(add_user(settings, args))
+    try:
+        match args.command:
+            case "api":
+                asyncio.run(serve_api(settings))
+            case "worker":
+                asyncio.run(until_stopped(run_worker(settings)))
+            case "migrate":
+                asyncio.run(upgrade(settings.database_url))
+            case "dev":
+                with contextlib.suppress(KeyboardInterrupt):
+                    asyncio.run(run_dev(settings))
+            case "user":
+                asyncio.run(add_user(settings, args))
+    except WeakSecret as exc:
+        # Outside `flowdesk dev` (which makes its own), a known or short secret would let
+        # anyone sign tokens: refuse to start, saying how to make one.
+        sys.exit(f"flowdesk: {exc}")
     sys.exit(0)
