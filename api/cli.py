@@ -38,6 +38,8 @@ from workers.worker import build_worker
 log = logging.getLogger("flowdesk")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# Every public host and every address, private and loopback included.
+DEV_HTTP_ALLOW = ["*", "0.0.0.0/0", "::/0"]
 
 
 async def serve_api(settings: Settings) -> None:
@@ -68,7 +70,7 @@ async def run_worker(settings: Settings) -> None:
             start_http_server(settings.worker_metrics_port, addr=settings.host)
         async with (
             httpx.AsyncClient() as http,
-            build_worker(client, settings, sessions, bus, load_actions(http)),
+            build_worker(client, settings, sessions, bus, load_actions(http, settings)),
         ):
             log.info("worker polling task queue %r", settings.task_queue)
             await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
@@ -128,6 +130,11 @@ async def run_dev(settings: Settings) -> None:
                 "jwt_secret": SecretStr(_dev_secret(home)),
                 "graphiql": True,
                 "introspection": True,
+                # Service tasks may call anything while developing (local stubs
+                # included), unless FLOWDESK_HTTP_ALLOW says otherwise.
+                "http_allow": settings.http_allow
+                if "http_allow" in settings.model_fields_set
+                else DEV_HTTP_ALLOW,
             }
         )
         username, password = await bootstrap(settings)

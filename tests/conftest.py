@@ -134,6 +134,8 @@ def settings(database_url: str, redis_url: str, temporal_address: str) -> Settin
         jwt_secret=secrets.token_urlsafe(32),
         port=free_port(),
         introspection=True,
+        # The service-task tests call stub servers on this machine.
+        http_allow=["127.0.0.1"],
     )
 
 
@@ -158,7 +160,7 @@ async def run_worker(
         bus = EventBus(redis, settings.event_channel_prefix)
         async with (
             httpx.AsyncClient() as http,
-            build_worker(temporal, settings, sessions, bus, load_actions(http)) as worker,
+            build_worker(temporal, settings, sessions, bus, load_actions(http, settings)) as worker,
         ):
             yield worker
     finally:
