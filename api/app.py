@@ -61,7 +61,11 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        context = RequestContext(services=self.services, loaders=self.services.loaders())
+        context = RequestContext(
+            services=self.services,
+            loaders=self.services.loaders(),
+            client_address=request.client.host if request.client else None,
+        )
         if isinstance(request, Request):
             await context.authenticate(request.headers.get("authorization"))
         return context

@@ -70,12 +70,15 @@ class Settings(BaseSettings):
     http_max_response_bytes: int = 1024 * 1024
     http_max_seconds: float = 30.0
     http_max_redirects: int = 5
-    # Failed logins per username and per client address, counted in Redis over
-    # `login_window_seconds`: past `login_free_failures` each attempt waits
-    # `login_delay_seconds` more (up to 5 s); past `login_lock_failures` they are refused
-    # for `login_lock_seconds`. A successful login is never slowed.
+    # Failed logins, counted in Redis over `login_window_seconds` per username and per
+    # client address: past the free failures each failed answer waits
+    # `login_delay_seconds` more (at most 5 s); past the lock threshold that username or
+    # address is refused for `login_lock_seconds`. A successful login counts as none.
+    # An address gets more: many people may share one (an office behind NAT).
     login_free_failures: int = 5
-    login_lock_failures: int = 20
+    login_lock_failures: int = 10
+    login_address_free_failures: int = 50
+    login_address_lock_failures: int = 100
     login_window_seconds: int = 900
     login_lock_seconds: int = 900
     login_delay_seconds: float = 0.5

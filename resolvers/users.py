@@ -19,7 +19,9 @@ def require_admin(info: Ctx) -> Principal:
 
 
 async def login(info: Ctx, username: str, password: str) -> AuthPayload:
-    token, user = await info.context.services.users.login(username, password)
+    token, user = await info.context.services.users.login(
+        username, password, client=info.context.client_address
+    )
     return AuthPayload(token=token, user=User.from_row(user))
 
 

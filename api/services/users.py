@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth.passwords import hash_password, verify_password
 from api.auth.principal import ADMIN_ROLE, Principal
+from api.auth.throttle import LoginThrottle
 from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unauthenticated
@@ -21,9 +22,15 @@ from api.models import Group, Membership, User
 
 class UserService:
     def __init__(
-        self, sessions: SessionMaker, tokens: TokenIssuer, *, principal_ttl: float = 0.0
+        self,
+        sessions: SessionMaker,
+        tokens: TokenIssuer,
+        *,
+        principal_ttl: float = 0.0,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self._sessions = sessions
+        self._throttle = throttle
         self._reads = reading(sessions)
         self._tokens = tokens
         # Every request needs its caller's groups and roles; kept for a few seconds, they
@@ -33,14 +40,23 @@ class UserService:
             TTLCache(maxsize=10_000, ttl=principal_ttl) if principal_ttl > 0 else None
         )
 
-    async def login(self, username: str, password: str) -> tuple[str, User]:
+    async def login(
+        self, username: str, password: str, *, client: str | None = None
+    ) -> tuple[str, User]:
+        """A token for the right password; failures are throttled per username and per
+        `client` address (api/auth/throttle.py) when the service has a throttle."""
+        attempt = await self._throttle.admit(username, client) if self._throttle else None
         async with self._reads() as session:
             user = (await session.exec(select(User).where(User.username == username))).first()
         # Verify against a real hash even for an unknown user, so timing does not tell
         # which usernames exist.
         ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
         if user is None or not ok:
+            if self._throttle and attempt:
+                await self._throttle.failed(attempt)
             raise Unauthenticated("invalid username or password")
+        if self._throttle and attempt:
+            await self._throttle.succeeded(attempt)
         return self._tokens.issue(user.id, user.username), user
 
     async def principal(self, user_id: uuid.UUID) -> Principal:
