@@ -43,8 +43,11 @@ DEV_HTTP_ALLOW = ["*", "0.0.0.0/0", "::/0"]
 
 
 async def serve_api(settings: Settings) -> None:
+    app = create_app(settings)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.host)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="info",

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_json_depth: int = 64
     # Origins a browser app may call the API from (comma separated); none by default.
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Where `flowdesk api` serves /metrics when set (e.g. a port only Prometheus reaches),
+    # instead of next to /graphql; it is unauthenticated either way.
+    metrics_port: int | None = None
     # Hosts the `http` action may reach (comma separated): names (`api.example.com`,
     # `*.example.com`), addresses or networks (`10.1.2.0/24`); `*` is any public host.
     # Empty by default: no service task reaches the network until hosts are listed.
