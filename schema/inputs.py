@@ -1,7 +1,10 @@
 """Every argument of an operation is checked before any resolver runs (api/inputs.py says
 what is refused and why): the variables as the client sent them and the literals in the
 document. One refused value refuses the whole operation, so a document with several
-mutations never applies some of them."""
+mutations never applies some of them.
+
+A subscription does not stop at a result set before execution; its arguments (global
+ids and cursors) are refused where they are decoded (schema/ids.py, api/cursors.py)."""
 
 from __future__ import annotations
 
