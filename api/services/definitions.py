@@ -69,10 +69,11 @@ def definition_problems(raw: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-# The engine's structural checks grow much faster than the number of nodes (about 0.3 s
-# for 250 nodes, 30 s for 1,000, measured on a loaded 2-core machine): a larger document
+# The engine's structural checks (the dominators of its join check) grow about with the
+# cube of the number of nodes: 0.24 s for 100 nodes, 1.7 s for 200, 5.5 s for 300 and
+# 30 s for 1,000 (bench/definition_size.py, a loaded 2-core machine). A larger document
 # is refused before they run, and they run in a thread, off the event loop.
-MAX_NODES = 300
+MAX_NODES = 200
 MAX_FLOWS = 2 * MAX_NODES
 
 
@@ -85,7 +86,7 @@ def _size_problems(raw: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _examined(raw: dict[str, Any]) -> tuple[list[Problem], Definition | None]:
+def examine(raw: dict[str, Any]) -> tuple[list[Problem], Definition | None]:
     """Problems of `raw`, or its engine model when it has none (CPU-bound: in a thread)."""
     problems = _size_problems(raw) or definition_problems(raw)
     return problems, None if problems else parse_definition(raw)
@@ -153,7 +154,7 @@ class DefinitionService:
     async def _examine(self, raw: Any) -> tuple[list[Problem], Definition | None]:
         if not isinstance(raw, dict):
             raise BadUserInput("the definition must be a JSON object")
-        problems, definition = await asyncio.to_thread(_examined, raw)
+        problems, definition = await asyncio.to_thread(examine, raw)
         if definition is None:
             return problems, None
         wanted = called_keys(definition) - {definition.key}
