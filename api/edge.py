@@ -8,7 +8,6 @@ JSON object with `errors[].extensions.code`, with a 4xx status: never a 500."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import orjson
 from starlette.middleware import Middleware
@@ -120,9 +119,11 @@ def edge_middleware(settings: Settings) -> list[Middleware]:
                 max_age=600,
             )
         )
-    limits: dict[str, Any] = {
-        "max_body_bytes": settings.max_body_bytes,
-        "max_header_bytes": settings.max_header_bytes,
-    }
-    stack.append(Middleware(RequestLimits, **limits))
+    stack.append(
+        Middleware(
+            RequestLimits,
+            max_body_bytes=settings.max_body_bytes,
+            max_header_bytes=settings.max_header_bytes,
+        )
+    )
     return stack

@@ -56,8 +56,9 @@ class InputHygiene(SchemaExtension):
     def _check(self, document: Any, variables: dict[str, Any]) -> None:
         arguments = _Arguments()
         visit(document, arguments)
-        for problem in arguments.problems:
-            raise BadUserInput(problem[1], field=problem[0])
+        if arguments.problems:
+            path, message = arguments.problems[0]
+            raise BadUserInput(message, field=path)
         for name, value in variables.items():
             check_value(value, arguments.used_as.get(name, f"${name}"), max_depth=self._max_depth)
 

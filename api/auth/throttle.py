@@ -67,11 +67,13 @@ class LoginThrottle:
             for lock in locks:
                 pipe.ttl(lock)
             for counter in counters:
+                # The window starts with the first attempt (SET NX EX, not EXPIRE NX:
+                # that needs Redis 7, and `flowdesk dev`'s embedded Redis is 6.2).
+                pipe.set(counter.key, 0, ex=s.login_window_seconds, nx=True)
                 pipe.incr(counter.key)
-                pipe.expire(counter.key, s.login_window_seconds, nx=True)
             replies = await pipe.execute()
         waits = [int(t) for t in replies[: len(locks)] if int(t) > 0]
-        counts = tuple(int(n) for n in replies[len(locks) :: 2])
+        counts = tuple(int(n) for n in replies[len(locks) + 1 :: 2])
         attempt = Attempt(tuple(counters), counts)
         if waits:
             await self.succeeded(attempt)  # a refused attempt is not one more failure
@@ -100,9 +102,9 @@ class LoginThrottle:
         """Give the attempt back: a successful login counts as no failure."""
         async with self._redis.pipeline(transaction=True) as pipe:
             for counter in attempt.counters:
-                pipe.decr(counter.key)
                 # Should the window have ended meanwhile, the key is new: let it expire.
-                pipe.expire(counter.key, self._settings.login_window_seconds, nx=True)
+                pipe.set(counter.key, 0, ex=self._settings.login_window_seconds, nx=True)
+                pipe.decr(counter.key)
             await pipe.execute()
 
 

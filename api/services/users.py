@@ -45,18 +45,19 @@ class UserService:
     ) -> tuple[str, User]:
         """A token for the right password; failures are throttled per username and per
         `client` address (api/auth/throttle.py) when the service has a throttle."""
-        attempt = await self._throttle.admit(username, client) if self._throttle else None
+        throttle = self._throttle
+        attempt = await throttle.admit(username, client) if throttle else None
         async with self._reads() as session:
             user = (await session.exec(select(User).where(User.username == username))).first()
         # Verify against a real hash even for an unknown user, so timing does not tell
         # which usernames exist.
         ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
         if user is None or not ok:
-            if self._throttle and attempt:
-                await self._throttle.failed(attempt)
+            if throttle and attempt:
+                await throttle.failed(attempt)
             raise Unauthenticated("invalid username or password")
-        if self._throttle and attempt:
-            await self._throttle.succeeded(attempt)
+        if throttle and attempt:
+            await throttle.succeeded(attempt)
         return self._tokens.issue(user.id, user.username), user
 
     async def principal(self, user_id: uuid.UUID) -> Principal:
