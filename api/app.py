@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -20,6 +21,8 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api import edge
+from api.auth.tokens import signing_key
 from api.context import RequestContext, Services
 from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
@@ -43,10 +46,29 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
         )
         self.services = services
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """A request the GraphQL server refuses before executing (not JSON, no query, an
+        unsupported content type) is answered in GraphQL's shape, not as plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            response = edge.error_response(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return edge.decode_json(data)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        context = RequestContext(services=self.services, loaders=self.services.loaders())
+        context = RequestContext(
+            services=self.services,
+            loaders=self.services.loaders(),
+            client_address=request.client.host if request.client else None,
+        )
         if isinstance(request, Request):
             await context.authenticate(request.headers.get("authorization"))
             _log_user(context)
@@ -71,6 +93,8 @@ def _log_user(context: RequestContext) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
+    """The app; `WeakSecret` (before anything starts) when the JWT secret is unusable."""
+    signing_key(settings)
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -121,16 +145,19 @@ def create_app(settings: Settings) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if settings.metrics_port is None:
+        routes.append(Route("/metrics", metrics))  # else served on its own port (api.cli)
     return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-        ],
+        routes=routes,
+        # The request id first, so that a request the limits refuse is logged with it too.
+        middleware=[Middleware(RequestLogContext), *edge.edge_middleware(settings)],
         lifespan=lifespan,
-        middleware=[Middleware(RequestLogContext)],
     )
 
 

@@ -24,7 +24,7 @@ from prometheus_client import start_http_server
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.auth.tokens import TokenIssuer
+from api.auth.tokens import TokenIssuer, WeakSecret
 from api.backup import BackupError, prepare_restore, take_base_backup
 from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
@@ -45,17 +45,25 @@ from workers.worker import build_worker
 log = logging.getLogger("flowdesk")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# Every public host and every address, private and loopback included.
+DEV_HTTP_ALLOW = ["*", "0.0.0.0/0", "::/0"]
 
 
 async def serve_api(settings: Settings) -> None:
+    app = create_app(settings)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.host)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         lifespan="on",
         # Our own handler formats every line (api/logs.py) and writes one per request.
         log_config=None,
         access_log=False,
+        # The same limits as the app's own (api/edge.py), for what uvicorn reads itself.
+        ws_max_size=settings.max_body_bytes,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     await uvicorn.Server(config).serve()
 
@@ -74,7 +82,7 @@ async def run_worker(settings: Settings) -> None:
             start_http_server(settings.worker_metrics_port, addr=settings.host)
         async with (
             httpx.AsyncClient() as http,
-            build_worker(client, settings, sessions, bus, load_actions(http)),
+            build_worker(client, settings, sessions, bus, load_actions(http, settings)),
         ):
             log.info("worker polling task queue %r", settings.task_queue)
             await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
@@ -135,6 +143,11 @@ async def run_dev(settings: Settings) -> None:
                 "jwt_secret": SecretStr(_dev_secret(home)),
                 "graphiql": True,
                 "introspection": True,
+                # Service tasks may call anything while developing (local stubs
+                # included), unless FLOWDESK_HTTP_ALLOW says otherwise.
+                "http_allow": settings.http_allow
+                if "http_allow" in settings.model_fields_set
+                else DEV_HTTP_ALLOW,
             }
         )
         username, password = await bootstrap(settings)
@@ -284,20 +297,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     # A person runs the dev stack: console lines, unless asked for JSON.
     readable = args.command == "dev" and "FLOWDESK_LOG_FORMAT" not in os.environ
     configure_logging(settings.log_level, "console" if readable else settings.log_format)
-    match args.command:
-        case "api":
-            asyncio.run(serve_api(settings))
-        case "worker":
-            asyncio.run(until_stopped(run_worker(settings)))
-        case "migrate":
-            asyncio.run(upgrade(settings.database_url))
-        case "dev":
-            with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(run_dev(settings))
-        case "user":
-            asyncio.run(add_user(settings, args))
-        case "backup" | "restore":
-            backup_or_restore(settings, args)
-        case "archive" | "restore-archive":
-            asyncio.run(archive_or_restore(settings, args))
+    try:
+        match args.command:
+            case "api":
+                asyncio.run(serve_api(settings))
+            case "worker":
+                asyncio.run(until_stopped(run_worker(settings)))
+            case "migrate":
+                asyncio.run(upgrade(settings.database_url))
+            case "dev":
+                with contextlib.suppress(KeyboardInterrupt):
+                    asyncio.run(run_dev(settings))
+            case "user":
+                asyncio.run(add_user(settings, args))
+            case "backup" | "restore":
+                backup_or_restore(settings, args)
+            case "archive" | "restore-archive":
+                asyncio.run(archive_or_restore(settings, args))
+    except WeakSecret as exc:
+        # Outside `flowdesk dev` (which makes its own), a known or short secret would let
+        # anyone sign tokens: refuse to start, saying how to make one.
+        sys.exit(f"flowdesk: {exc}")
     sys.exit(0)

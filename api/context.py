@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from temporalio.client import Client
 
 from api.auth.principal import Principal
+from api.auth.throttle import LoginThrottle
 from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker
 from api.errors import FlowdeskError, Unauthenticated
@@ -68,7 +69,12 @@ class Services:
             redis=redis,
             bus=bus,
             tokens=tokens,
-            users=UserService(sessions, tokens, principal_ttl=settings.principal_cache_seconds),
+            users=UserService(
+                sessions,
+                tokens,
+                principal_ttl=settings.principal_cache_seconds,
+                throttle=LoginThrottle(redis, settings),
+            ),
             definitions=definitions,
             instances=instances,
             control=InstanceControl(
@@ -99,6 +105,9 @@ class RequestContext:
     # Why the credentials sent were refused; raised only when an operation needs a caller,
     # so that `login` works whatever header a client still sends.
     auth_error: FlowdeskError | None = None
+    # The client's address (as uvicorn reports it, proxy headers applied), which login
+    # throttling counts failures of.
+    client_address: str | None = None
     # Set by Strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = field(default=None)
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from api.errors import BadUserInput
+from api.inputs import check_value
 
 
 def encode_cursor(*values: Any) -> str:
@@ -24,6 +25,11 @@ def decode_cursor(cursor: str, arity: int, *, field: str = "after") -> list[Any]
         raise BadUserInput("invalid cursor", field=field) from exc
     if not isinstance(values, list) or len(values) != arity:
         raise BadUserInput("invalid cursor", field=field)
+    # Its values go into SQL: what PostgreSQL cannot take is refused here, not there.
+    try:
+        check_value(values, field, max_depth=1)
+    except BadUserInput as exc:
+        raise BadUserInput("invalid cursor", field=field) from exc
     return values
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "flowdesk"
-    jwt_secret: SecretStr = SecretStr("change-me-in-production-please-32bytes")
+    # No default: `flowdesk api` refuses to start without 32 bytes or more (api/auth/tokens.py);
+    # `flowdesk dev` makes one and keeps it in its home.
+    jwt_secret: SecretStr | None = None
     jwt_issuer: str = "flowdesk"
     jwt_ttl_seconds: int = 8 * 3600
     # How long an API process keeps a caller's groups and roles: a membership changed
@@ -58,3 +60,44 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Where `flowdesk worker` serves /metrics (transitions, service actions); off if unset.
     worker_metrics_port: int | None = None
+
+    # --- The edge: request limits, CORS, service-task egress, login throttling ---------
+    # Each is described in docs/security.md.
+    # A request whose body, or whose headers with its URL, are larger is refused (413,
+    # 431) before anything parses it; the body limit is also the largest websocket message.
+    max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    # How deep a JSON value (variables, a definition, a form) may nest.
+    max_json_depth: int = 64
+    # Origins a browser app may call the API from (comma separated); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = []
+    # Where `flowdesk api` serves /metrics when set (e.g. a port only Prometheus reaches),
+    # instead of next to /graphql; it is unauthenticated either way.
+    metrics_port: int | None = None
+    # Hosts the `http` action may reach (comma separated): names (`api.example.com`,
+    # `*.example.com`), addresses or networks (`10.1.2.0/24`); `*` is any public host.
+    # Empty by default: no service task reaches the network until hosts are listed.
+    # Loopback, link-local and private addresses are reached only when listed themselves.
+    http_allow: Annotated[list[str], NoDecode] = []
+    http_max_response_bytes: int = 1024 * 1024
+    http_max_seconds: float = 30.0
+    http_max_redirects: int = 5
+    # Failed logins, counted in Redis over `login_window_seconds` per username and per
+    # client address: past the free failures each failed answer waits
+    # `login_delay_seconds` more (at most 5 s); past the lock threshold that username or
+    # address is refused for `login_lock_seconds`. A successful login counts as none.
+    # An address gets more: many people may share one (an office behind NAT).
+    login_free_failures: int = 5
+    login_lock_failures: int = 10
+    login_address_free_failures: int = 50
+    login_address_lock_failures: int = 100
+    login_window_seconds: int = 900
+    login_lock_seconds: int = 900
+    login_delay_seconds: float = 0.5
+
+    @field_validator("cors_origins", "http_allow", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

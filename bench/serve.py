@@ -64,7 +64,7 @@ async def run_flowdesk_worker(settings: Settings) -> None:
         tasks = TaskService(sessions, client, bus, answer_within=settings.workflow_answer_seconds)
         async with (
             httpx.AsyncClient() as http,
-            build_worker(client, settings, sessions, bus, load_actions(http)),
+            build_worker(client, settings, sessions, bus, load_actions(http, settings)),
         ):
             print("READY", flush=True)
             await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)

@@ -208,7 +208,7 @@ class Stack:
             "temporal_address": self.settings.temporal_address,
             "task_queue": self.settings.task_queue,
             "event_channel_prefix": self.settings.event_channel_prefix,
-            "jwt_secret": self.settings.jwt_secret.get_secret_value(),
+            "jwt_secret": _secret(self.settings),
             "port": self.settings.port,
             "worker_cached_workflows": self.settings.worker_cached_workflows,
             **settings,
@@ -276,3 +276,8 @@ class Stack:
             shutil.rmtree(self.home, ignore_errors=True)
         else:
             print(f"  kept: database {self.database}, logs in {self.home}")
+
+
+def _secret(settings: Settings) -> str:
+    assert settings.jwt_secret is not None, "the bench's settings carry a secret"
+    return settings.jwt_secret.get_secret_value()

@@ -21,7 +21,9 @@ from schema.users import (
 
 
 async def login(info: Ctx, username: str, password: str) -> AuthPayload:
-    token, user = await info.context.services.users.login(username, password)
+    token, user = await info.context.services.users.login(
+        username, password, client=info.context.client_address
+    )
     return AuthPayload(token=token, user=User.from_row(user))
 
 

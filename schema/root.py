@@ -31,7 +31,8 @@ from resolvers import users as user_resolvers
 from schema.archive import ArchivedInstance
 from schema.common import JSON
 from schema.definitions import DefinitionProblem, ProcessDefinition
-from schema.errors import ErrorCodes
+from schema.errors import PARSE_FAILED, ErrorCodes
+from schema.inputs import InputHygiene
 from schema.instances import InstanceEvent, ProcessInstance
 from schema.log_context import OperationLogContext
 from schema.metrics import OperationMetrics
@@ -250,13 +251,15 @@ class FlowdeskSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Strawberry logs every error with its traceback. A refused input or a conflict is
-        the caller's answer, not a fault; ErrorCodes logs the unexpected ones itself.
+        the caller's answer, not a fault; ErrorCodes codes the errors and logs the
+        unexpected ones itself.
 
-        Errors raised before execution (a syntax error) do not pass through ErrorCodes:
-        they are the client's, and get their code here."""
+        A document that does not parse never reaches ErrorCodes: it gets its code here."""
+        if execution_context is not None and execution_context.graphql_document is not None:
+            return
         for error in errors:
             if not (error.extensions or {}).get("code"):
-                error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+                error.extensions = {**(error.extensions or {}), "code": PARSE_FAILED}
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -271,7 +274,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # Listed first, so it leaves last and sees the errors with their codes.
         OperationMetrics,
         OperationLogContext,
-        ErrorCodes,
+        lambda: ErrorCodes(hide_suggestions=not settings.introspection),
+        lambda: InputHygiene(max_depth=settings.max_json_depth),
         lambda: MaxTokensLimiter(max_token_count=5000),
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(limits),

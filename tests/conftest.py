@@ -124,6 +124,8 @@ def settings(database_url: str, redis_url: str, temporal_address: str) -> Settin
         jwt_secret=secrets.token_urlsafe(32),
         port=free_port(),
         introspection=True,
+        # The service-task tests call stub servers on this machine.
+        http_allow=["127.0.0.1"],
     )
 
 
@@ -148,7 +150,7 @@ async def run_worker(
         bus = EventBus(redis, settings.event_channel_prefix)
         async with (
             httpx.AsyncClient() as http,
-            build_worker(temporal, settings, sessions, bus, load_actions(http)) as worker,
+            build_worker(temporal, settings, sessions, bus, load_actions(http, settings)) as worker,
         ):
             yield worker
     finally:
@@ -221,11 +223,16 @@ def unique() -> Iterator[str]:
 
 
 async def make_user(
-    users: UserService, *, groups: list[str] | None = None, admin: bool = False
+    users: UserService,
+    *,
+    groups: list[str] | None = None,
+    admin: bool = False,
+    roles: list[str] | None = None,
 ) -> Any:
+    """A user with the default role, plus `roles` (and admin when `admin`)."""
     return await users.create_user(
         f"user-{uuid.uuid4().hex[:10]}",
         PASSWORD,
         groups=groups or [],
-        roles=["admin"] if admin else [],
+        roles=[*(roles or []), *(["admin"] if admin else [])],
     )

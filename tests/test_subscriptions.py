@@ -215,6 +215,8 @@ async def test_a_completion_through_one_replica_reaches_a_subscriber_of_another(
 ) -> None:
     """Two API processes sharing nothing but PostgreSQL, Redis and Temporal."""
     port = free_port()
+    secret = settings.jwt_secret
+    assert secret is not None
     env = {
         **os.environ,
         "FLOWDESK_DATABASE_URL": settings.database_url,
@@ -222,7 +224,7 @@ async def test_a_completion_through_one_replica_reaches_a_subscriber_of_another(
         "FLOWDESK_TEMPORAL_ADDRESS": settings.temporal_address,
         "FLOWDESK_TASK_QUEUE": settings.task_queue,
         "FLOWDESK_EVENT_CHANNEL_PREFIX": settings.event_channel_prefix,
-        "FLOWDESK_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "FLOWDESK_JWT_SECRET": secret.get_secret_value(),
         "FLOWDESK_PORT": str(port),
     }
     replica = await asyncio.create_subprocess_exec(

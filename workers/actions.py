@@ -7,12 +7,20 @@ An action fails with `ActionFailed(code)`; the code is what an errorBoundary's
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 import httpx
+
+from api.errors import BadUserInput
+from api.inputs import check_value
+from api.settings import Settings
+from workers.egress import EgressPolicy, EgressRefused, Unresolved
 
 Action = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -20,43 +28,164 @@ log = logging.getLogger("flowdesk.actions")
 
 
 class ActionFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """`retryable=False` when trying again cannot help (the policy refuses the URL): the
+    task becomes an incident at once instead of after its retries."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    max_seconds: float = 30.0
+    max_response_bytes: int = 1024 * 1024
+    max_redirects: int = 5
+
+    @classmethod
+    def of(cls, settings: Settings) -> HttpLimits:
+        return cls(
+            settings.http_max_seconds, settings.http_max_response_bytes, settings.http_max_redirects
+        )
 
 
 class HttpAction:
-    """`http`: method, url, headers, params, json, timeout (seconds). Returns
+    """`http`: method, url, headers, params, json, timeout (seconds, at most
+    FLOWDESK_HTTP_MAX_SECONDS for the whole exchange, redirects included). Returns
     {status, headers, body}; 4xx fails with HTTP_4XX, 5xx with HTTP_5XX, no answer with
-    HTTP_UNREACHABLE."""
+    HTTP_UNREACHABLE, no answer in time with HTTP_TIMEOUT, a body past
+    FLOWDESK_HTTP_MAX_RESPONSE_BYTES with HTTP_RESPONSE_TOO_LARGE, a body that cannot be
+    stored in the variables with HTTP_BAD_RESPONSE; a URL (or a redirect) the egress
+    policy refuses fails with EGRESS_REFUSED, without retries."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, policy: EgressPolicy, limits: HttpLimits) -> None:
         self._client = client
+        self._policy = policy
+        self._limits = limits
 
     async def __call__(self, input: dict[str, Any]) -> Any:
-        if not isinstance(input.get("url"), str):
-            raise ActionFailed("BAD_INPUT", "http needs a url")
+        url = input.get("url")
+        if not isinstance(url, str):
+            raise ActionFailed("BAD_INPUT", "http needs a url", retryable=False)
+        seconds = min(
+            float(input.get("timeout", self._limits.max_seconds)), self._limits.max_seconds
+        )
         try:
-            response = await self._client.request(
-                str(input.get("method", "GET")).upper(),
-                input["url"],
-                headers=input.get("headers"),
-                params=input.get("params"),
-                json=input.get("json"),
-                timeout=float(input.get("timeout", 30)),
+            async with asyncio.timeout(seconds):
+                return await self._exchange(url, input, seconds)
+        except TimeoutError as exc:
+            raise ActionFailed("HTTP_TIMEOUT", f"{url}: no answer within {seconds} s") from exc
+
+    async def _exchange(self, url: str, input: dict[str, Any], seconds: float) -> Any:
+        method = str(input.get("method", "GET")).upper()
+        headers = dict(input.get("headers") or {})
+        payload = input.get("json")
+        target = httpx.URL(url)
+        if input.get("params") is not None:
+            # Merged into the URL's own query (httpx.URL(url, params=...) would replace it).
+            target = target.copy_merge_params(input["params"])
+        for _ in range(self._limits.max_redirects + 1):
+            response = await self._send(method, target, headers, payload, seconds)
+            location = response.headers.get("location")
+            if not (response.is_redirect and location):
+                return self._answer(url, response)
+            following = target.join(location)
+            if (following.scheme, following.host, following.port) != (
+                target.scheme,
+                target.host,
+                target.port,
+            ):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method == "POST"
+            ):
+                method, payload = "GET", None
+            target = following
+        raise ActionFailed(
+            "HTTP_TOO_MANY_REDIRECTS", f"{url}: more than {self._limits.max_redirects} redirects"
+        )
+
+    async def _send(
+        self, method: str, target: httpx.URL, headers: dict[str, Any], payload: Any, seconds: float
+    ) -> _Response:
+        """One request, to the address the policy checked (not a name resolved again)."""
+        if target.scheme not in ("http", "https"):
+            raise ActionFailed(
+                "EGRESS_REFUSED", f"{target}: only http and https are allowed", retryable=False
             )
-        except httpx.HTTPError as exc:
-            raise ActionFailed("HTTP_UNREACHABLE", f"{input['url']}: {exc}") from exc
-        body: Any
+        port = target.port or (443 if target.scheme == "https" else 80)
         try:
-            body = response.json()
-        except ValueError:
-            body = response.text
+            address = await self._policy.address(target.host, port)
+        except EgressRefused as exc:
+            raise ActionFailed("EGRESS_REFUSED", f"{target}: {exc}", retryable=False) from exc
+        except Unresolved as exc:
+            raise ActionFailed("HTTP_UNREACHABLE", f"{target}: {exc}") from exc
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        try:
+            async with self._client.stream(
+                method,
+                target.copy_with(host=address),
+                headers={**headers, "host": target.netloc.decode("ascii")},
+                json=payload,
+                timeout=seconds,
+                extensions=extensions,
+                follow_redirects=False,
+            ) as response:
+                content = await self._read(target, response)
+        except httpx.HTTPError as exc:
+            raise ActionFailed("HTTP_UNREACHABLE", f"{target}: {exc}") from exc
+        return _Response(response.status_code, response.headers, content, response.encoding)
+
+    async def _read(self, target: httpx.URL, response: httpx.Response) -> bytes:
+        limit = self._limits.max_response_bytes
+        length = response.headers.get("content-length", "")
+        chunks: list[bytes] = []
+        size = 0
+        if not (length.isdigit() and int(length) > limit):
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    break
+                chunks.append(chunk)
+            else:
+                return b"".join(chunks)
+        raise ActionFailed(
+            "HTTP_RESPONSE_TOO_LARGE", f"{target}: the answer is larger than {limit} bytes"
+        )
+
+    def _answer(self, url: str, response: _Response) -> Any:
         if response.status_code >= 400:
             code = "HTTP_4XX" if response.status_code < 500 else "HTTP_5XX"
-            raise ActionFailed(code, f"{input['url']} answered {response.status_code}")
+            raise ActionFailed(code, f"{url} answered {response.status_code}")
+        text = response.content.decode(response.encoding or "utf-8", errors="replace")
+        body: Any
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError):
+            body = text
+        try:
+            # The answer goes into the variables: what PostgreSQL cannot store would fail
+            # the instance's next write, again and again.
+            check_value(body, "body")
+        except BadUserInput as exc:
+            raise ActionFailed(
+                "HTTP_BAD_RESPONSE", f"{url}: {exc.message}", retryable=False
+            ) from exc
         return {"status": response.status_code, "headers": dict(response.headers), "body": body}
+
+
+@dataclass(frozen=True)
+class _Response:
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    encoding: str | None
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308)
 
 
 async def set_action(input: dict[str, Any]) -> Any:
@@ -71,9 +200,10 @@ async def log_action(input: dict[str, Any]) -> Any:
     return None
 
 
-def load_actions(http: httpx.AsyncClient) -> Mapping[str, Action]:
+def load_actions(http: httpx.AsyncClient, settings: Settings) -> Mapping[str, Action]:
     """The built-ins, then what installed packages register (which may not replace them)."""
-    actions: dict[str, Action] = {"http": HttpAction(http), "set": set_action, "log": log_action}
+    http_action = HttpAction(http, EgressPolicy.parse(settings.http_allow), HttpLimits.of(settings))
+    actions: dict[str, Action] = {"http": http_action, "set": set_action, "log": log_action}
     for entry in entry_points(group="flowdesk.actions"):
         if entry.name in actions:
             log.warning("action %r from %s ignored: the name is taken", entry.name, entry.value)

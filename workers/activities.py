@@ -72,7 +72,9 @@ class ProcessActivities:
             result = await _heartbeating(action(input.input))
         except ActionFailed as exc:
             ACTIONS.labels(input.action, exc.code).inc()
-            raise ApplicationError(exc.message, type=exc.code) from exc
+            raise ApplicationError(
+                exc.message, type=exc.code, non_retryable=not exc.retryable
+            ) from exc
         ACTIONS.labels(input.action, "ok").inc()
         return result
 

@@ -14,6 +14,29 @@ from api.errors import Unauthenticated
 from api.settings import Settings
 
 _ALGORITHM = "HS256"
+# HS256 is as strong as its key: RFC 7518 asks for at least the hash's 256 bits.
+MIN_SECRET_BYTES = 32
+
+
+class WeakSecret(Exception):
+    """The configured JWT secret cannot be used: the process must not start with it."""
+
+
+def signing_key(settings: Settings) -> OctKey:
+    """The key tokens are signed with; `WeakSecret` when none is set, when it is shorter
+    than 32 bytes, or when it is still a placeholder from the examples."""
+    how = (
+        "set FLOWDESK_JWT_SECRET to 32 random bytes or more, e.g. the output of "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+    )
+    if settings.jwt_secret is None:
+        raise WeakSecret(f"no JWT secret is configured: {how}")
+    secret = settings.jwt_secret.get_secret_value()
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise WeakSecret(f"the JWT secret is shorter than {MIN_SECRET_BYTES} bytes: {how}")
+    if "change-me" in secret.lower():
+        raise WeakSecret(f"the JWT secret is the example's placeholder: {how}")
+    return OctKey.import_key(secret)
 
 
 @dataclass(frozen=True)
@@ -25,7 +48,7 @@ class TokenClaims:
 
 class TokenIssuer:
     def __init__(self, settings: Settings) -> None:
-        self._key = OctKey.import_key(settings.jwt_secret.get_secret_value())
+        self._key = signing_key(settings)
         self._issuer = settings.jwt_issuer
         self._ttl = settings.jwt_ttl_seconds
         self._registry = jwt.JWTClaimsRegistry(

@@ -28,6 +28,7 @@ from api.auth.permissions import (
     permissions_of,
 )
 from api.auth.principal import Principal
+from api.auth.throttle import LoginThrottle
 from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unauthenticated
@@ -47,9 +48,15 @@ _CUSTOM_PERMISSIONS: sa.ColumnClause[Any] = sa.literal_column(
 
 class UserService:
     def __init__(
-        self, sessions: SessionMaker, tokens: TokenIssuer, *, principal_ttl: float = 0.0
+        self,
+        sessions: SessionMaker,
+        tokens: TokenIssuer,
+        *,
+        principal_ttl: float = 0.0,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self._sessions = sessions
+        self._throttle = throttle
         self._reads = reading(sessions)
         self._tokens = tokens
         # Every request needs its caller's groups and roles; kept for a few seconds, they
@@ -59,17 +66,27 @@ class UserService:
             TTLCache(maxsize=10_000, ttl=principal_ttl) if principal_ttl > 0 else None
         )
 
-    async def login(self, username: str, password: str) -> tuple[str, User]:
+    async def login(
+        self, username: str, password: str, *, client: str | None = None
+    ) -> tuple[str, User]:
+        """A token for the right password; failures are throttled per username and per
+        `client` address (api/auth/throttle.py) when the service has a throttle."""
+        throttle = self._throttle
+        attempt = await throttle.admit(username, client) if throttle else None
         async with self._reads() as session:
             user = (await session.exec(select(User).where(User.username == username))).first()
         # Verify against a real hash even for an unknown user, so timing does not tell
         # which usernames exist.
         ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
         if user is None or not ok:
+            if throttle and attempt:
+                await throttle.failed(attempt)
             raise Unauthenticated("invalid username or password")
         if not user.active:
             # Said only to whoever knows the password.
             raise Unauthenticated("this account is deactivated")
+        if throttle and attempt:
+            await throttle.succeeded(attempt)
         return self._tokens.issue(user.id, user.username), user
 
     async def principal(self, user_id: uuid.UUID) -> Principal:
