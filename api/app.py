@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        redis = await connect_redis(settings.redis_url)
+        redis = await connect_redis(settings.redis_url, name=f"{settings.event_channel_prefix}:api")
         temporal = await connect_temporal(settings)
         services = Services.build(settings, create_sessionmaker(engine), temporal, redis)
         state["services"] = services
@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await services.live.close()
             await redis.aclose()
             await engine.dispose()
 

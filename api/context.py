@@ -16,6 +16,8 @@ from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker
 from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
+from api.live.hub import Hub
+from api.live.subscriptions import Live
 from api.loaders import Loaders, build_loaders
 from api.services.definitions import DefinitionService
 from api.services.event_log import EventLog
@@ -45,7 +47,7 @@ class Services:
     inbox: InboxService
     control: InstanceControl
     history: HistoryService
-    event_log: EventLog
+    live: Live
 
     @classmethod
     def build(
@@ -69,7 +71,12 @@ class Services:
             tasks=TaskService(sessions, temporal, bus),
             inbox=InboxService(sessions),
             history=HistoryService(sessions),
-            event_log=EventLog(sessions, bus),
+            live=Live(
+                Hub(redis, anchor=f"{settings.event_channel_prefix}:hub"),
+                EventLog(sessions),
+                bus,
+                queue_limit=settings.live_queue_limit,
+            ),
         )
 
     def loaders(self) -> Loaders:

@@ -33,3 +33,15 @@ class NotFound(FlowdeskError):
 
 class Conflict(FlowdeskError):
     code = "CONFLICT"
+
+
+class SlowConsumer(FlowdeskError):
+    """A subscriber fell too far behind its stream: it resubscribes from its cursor."""
+
+    code = "SLOW_CONSUMER"
+
+
+class Unavailable(FlowdeskError):
+    """A dependency stayed unreachable past retrying: try again later."""
+
+    code = "UNAVAILABLE"

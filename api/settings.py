@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     introspection: bool = False
     max_query_depth: int = 12
     event_channel_prefix: str = Field(default="flowdesk", description="Redis channel namespace")
+    # Events a subscriber may fall behind before it is cut off with SLOW_CONSUMER (and
+    # resumes from its cursor): what one slow socket may hold in the API's memory.
+    live_queue_limit: int = 1000
     outbox_retry_seconds: float = 10.0
     # Workflows a worker keeps in memory between events (Temporal's sticky cache): bounds
     # its memory however many instances are open.

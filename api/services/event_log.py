@@ -1,4 +1,5 @@
-"""Reading the history log live and without loss: what every subscription serves.
+"""Reading the history log without loss: the statements every live subscription is
+served from (api/live shares them between subscribers).
 
 Task events are ordered by (tx, id): the writing transaction's id, then the row id. A
 reader only takes rows of transactions older than the oldest one still running (the
@@ -9,23 +10,21 @@ which is handed out under the instance's row lock, so they commit in seq order."
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import col, select
+from sqlmodel.sql.expression import Select
 
 from api.auth.principal import Principal
 from api.cursors import decode_cursor, encode_cursor
-from api.db import SessionMaker
+from api.db import SessionMaker, reading
 from api.errors import BadUserInput
-from api.events import TASK_EVENT_TYPES, EventBus
-from api.models import HistoryEvent, overlaps
+from api.events import TASK_EVENT_TYPES
+from api.models import HistoryEvent, Task, overlaps
 
-# How long a reader waits for a notice before it looks anyway: the bound on the delay
-# when notices are lost (Redis away), and how soon a held-back row is looked at again.
-IDLE_POLL = 1.0
-HELD_POLL = 0.05
+# Rows per statement: bounds the memory of one read; a full page is read on at once.
 PAGE = 500
 
 _XMIN = sa.text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
@@ -52,80 +51,88 @@ class LogPosition:
         return cls(event.tx, event.id)
 
 
+# A task event with its task as read in the same statement.
+TaskEventRow = tuple[HistoryEvent, Task]
+
+
+def _after(position: LogPosition) -> sa.ColumnElement[bool]:
+    return sa.tuple_(col(HistoryEvent.tx), col(HistoryEvent.id)) > sa.tuple_(
+        position.tx, position.id
+    )
+
+
+def _task_events() -> Select[HistoryEvent, Task, bool]:
+    return (
+        select(HistoryEvent, Task, col(HistoryEvent.tx) >= _XMIN)
+        .join(Task, col(Task.id) == col(HistoryEvent.task_id))
+        .where(col(HistoryEvent.type).in_(TASK_EVENT_TYPES))
+        .order_by(col(HistoryEvent.tx), col(HistoryEvent.id))
+        .limit(PAGE)
+    )
+
+
 class EventLog:
-    def __init__(self, sessions: SessionMaker, bus: EventBus) -> None:
-        self._sessions = sessions
-        self._bus = bus
+    def __init__(self, sessions: SessionMaker) -> None:
+        # One statement per read, outside a transaction: no BEGIN/ROLLBACK round trips.
+        self._reads = reading(sessions)
 
     async def head(self) -> LogPosition:
         """Where a reader that wants only what comes next starts: nothing committed by a
         transaction still running is behind it."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             xmin = (await session.exec(select(_XMIN))).one()
         return LogPosition(int(xmin), 0)
 
-    async def task_events(
-        self, principal: Principal, since: LogPosition | None
-    ) -> AsyncIterator[HistoryEvent]:
-        """Every task event that concerned `principal` after `since` (or from now), in log
-        order, each once; then the live ones as they commit."""
-        channels = [self._bus.user_channel(principal.id)]
-        channels += [self._bus.group_channel(g) for g in sorted(principal.groups)]
+    async def settled_task_events(self, after: LogPosition) -> tuple[list[TaskEventRow], bool]:
+        """Everyone's task events after `after` that no running transaction can still
+        precede (up to PAGE), with their tasks; and whether newer rows are held back."""
+        async with self._reads() as session:
+            result = (await session.exec(_task_events().where(_after(after)))).all()
+        settled = [(event, task) for event, task, held in result if not held]
+        return settled, len(settled) < len(result)
+
+    async def task_events_of(
+        self, principal: Principal, after: LogPosition, upto: LogPosition
+    ) -> list[TaskEventRow]:
+        """The task events concerning `principal` in (after, upto] (up to PAGE). `upto` is
+        a position a reader has reached, so every row before it is settled."""
         audience = sa.or_(
             col(HistoryEvent.audience_users).contains([principal.id]),
             overlaps(HistoryEvent.audience_groups, principal.groups),
         )
-        async with self._bus.doorbell(channels) as doorbell:
-            position = since or await self.head()
-            while True:
-                rows, held = await self._read_after(position, audience)
-                for row in rows:
-                    position = LogPosition.of(row)
-                    yield row
-                if len(rows) < PAGE:
-                    await doorbell.wait(HELD_POLL if held else IDLE_POLL)
-
-    async def _read_after(
-        self, position: LogPosition, audience: sa.ColumnElement[bool]
-    ) -> tuple[list[HistoryEvent], bool]:
-        """The settled rows after `position`, and whether newer rows are held back."""
-        query = (
-            select(HistoryEvent, col(HistoryEvent.tx) >= _XMIN)
-            .where(
-                sa.tuple_(col(HistoryEvent.tx), col(HistoryEvent.id))
-                > sa.tuple_(position.tx, position.id),
-                col(HistoryEvent.type).in_(TASK_EVENT_TYPES),
-                audience,
-            )
-            .order_by(col(HistoryEvent.tx), col(HistoryEvent.id))
-            .limit(PAGE)
-        )
-        async with self._sessions() as session:
-            result = (await session.exec(query)).all()
-        settled = [row for row, held in result if not held]
-        return settled, len(settled) < len(result)
+        upto_ = sa.tuple_(col(HistoryEvent.tx), col(HistoryEvent.id)) <= sa.tuple_(upto.tx, upto.id)
+        async with self._reads() as session:
+            result = (
+                await session.exec(_task_events().where(_after(after), upto_, audience))
+            ).all()
+        return [(event, task) for event, task, _ in result]
 
     async def instance_events(
-        self, instance_id: uuid.UUID, since: int
-    ) -> AsyncIterator[HistoryEvent]:
-        """One instance's events after seq `since`, then live ones, in seq order."""
-        async with self._bus.doorbell([self._bus.instance_channel(instance_id)]) as doorbell:
-            seq = since
-            while True:
-                async with self._sessions() as session:
-                    rows = (
-                        await session.exec(
-                            select(HistoryEvent)
-                            .where(
-                                col(HistoryEvent.instance_id) == instance_id,
-                                col(HistoryEvent.seq) > seq,
-                            )
-                            .order_by(col(HistoryEvent.seq))
-                            .limit(PAGE)
-                        )
-                    ).all()
-                for row in rows:
-                    seq = row.seq
-                    yield row
-                if len(rows) < PAGE:
-                    await doorbell.wait(IDLE_POLL)
+        self, after: list[tuple[uuid.UUID, int]], upto: int | None = None
+    ) -> list[HistoryEvent]:
+        """The events of several instances, each after its own seq, in (instance, seq)
+        order: one statement for all the instances a process follows."""
+        ids, seqs = zip(*after, strict=True) if after else ((), ())
+        positions = (
+            sa.func.unnest(
+                sa.cast(list(ids), pg.ARRAY(sa.Uuid)), sa.cast(list(seqs), pg.ARRAY(sa.BigInteger))
+            )
+            .table_valued("instance_id", "seq")
+            .render_derived()
+        )
+        query = (
+            select(HistoryEvent)
+            .join(
+                positions,
+                sa.and_(
+                    col(HistoryEvent.instance_id) == positions.c.instance_id,
+                    col(HistoryEvent.seq) > positions.c.seq,
+                ),
+            )
+            .order_by(col(HistoryEvent.instance_id), col(HistoryEvent.seq))
+            .limit(PAGE)
+        )
+        if upto is not None:
+            query = query.where(col(HistoryEvent.seq) <= upto)
+        async with self._reads() as session:
+            return list((await session.exec(query)).all())
