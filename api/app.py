@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,7 +16,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import RequestContext, Services
@@ -23,6 +23,7 @@ from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
 from api.events import connect_redis
 from api.heap import freeze_startup_objects
+from api.live.websocket import ConnectionRefused, FlowdeskTransportWS, subscription_over_http
 from api.settings import Settings
 from api.temporal import connect_temporal
 from schema.root import build_schema
@@ -31,14 +32,20 @@ log = logging.getLogger(__name__)
 
 
 class FlowdeskGraphQL(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = FlowdeskTransportWS
+
     def __init__(self, services: Services) -> None:
         settings = services.settings
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=timedelta(seconds=10),
+            # Ours instead, which say which limit and carry a code (api/live/quota.py).
+            max_subscriptions_per_connection=None,
         )
         self.services = services
+        self.ws_ping_seconds = settings.ws_ping_seconds
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -48,15 +55,23 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
             await context.authenticate(request.headers.get("authorization"))
         return context
 
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        refused = subscription_over_http(kwargs["request_data"])
+        if refused is not None:
+            return refused
+        return await super().execute_operation(*args, **kwargs)
+
     async def on_ws_connect(self, context: RequestContext) -> Any:
         """Websockets authenticate once, with the token in the connection_init payload."""
         params = context.connection_params or {}
         authorization = params.get("authorization") or params.get("Authorization")
         if not isinstance(authorization, str):
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+            raise ConnectionRefused(
+                'no token: send {"authorization": "Bearer <token>"} in connection_init'
+            )
         await context.authenticate(authorization)
         if context.principal is None:
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+            raise ConnectionRefused(context.auth_error.message if context.auth_error else "refused")
         return None
 
 

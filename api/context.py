@@ -17,6 +17,7 @@ from api.db import SessionMaker
 from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
 from api.live.hub import Hub
+from api.live.quota import Quota
 from api.live.subscriptions import Live
 from api.loaders import Loaders, build_loaders
 from api.services.definitions import DefinitionService
@@ -75,6 +76,7 @@ class Services:
                 Hub(redis, anchor=f"{settings.event_channel_prefix}:hub"),
                 EventLog(sessions),
                 bus,
+                Quota(settings.live_subscriptions_per_socket, settings.live_subscriptions_per_user),
                 queue_limit=settings.live_queue_limit,
             ),
         )

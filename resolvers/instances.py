@@ -49,7 +49,9 @@ async def instance_events(
     """One instance's trace as it happens: after seq `since` when given, else from now."""
     row = await _readable(info, id)
     start = row.last_seq if since is None else since
-    async for event in info.context.services.live.instance_events(row.id, start):
+    async for event in info.context.services.live.instance_events(
+        info.context.require_user(), row.id, start, info.context
+    ):
         yield InstanceEvent.from_row(event)
 
 

@@ -189,7 +189,7 @@ async def task_events(info: Ctx, since: str | None = None) -> AsyncGenerator[Tas
     principal = info.context.require_user()
     services = info.context.services
     position = LogPosition.decode(since) if since is not None else None
-    async for event, row in services.live.task_events(principal, position):
+    async for event, row in services.live.task_events(principal, position, info.context):
         yield TaskEvent(
             type=TaskEventType(event.type.value),
             cursor=LogPosition.of(event).encode(),
