@@ -25,6 +25,7 @@ from api.auth.tokens import TokenIssuer
 from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
 from api.events import EventBus, connect_redis
+from api.live.websocket import UVICORN_OPTIONS
 from api.migrate import upgrade
 from api.services.definitions import DefinitionService
 from api.services.tasks import TaskService
@@ -47,6 +48,7 @@ async def serve_api(settings: Settings) -> None:
         port=settings.port,
         log_level="info",
         lifespan="on",
+        **UVICORN_OPTIONS,
     )
     await uvicorn.Server(config).serve()
 

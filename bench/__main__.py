@@ -12,7 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-SCENARIOS = ("interpreter", "inbox", "growth", "live_events", "engine_overhead", "many_open")
+SCENARIOS = (
+    "interpreter",
+    "inbox",
+    "growth",
+    "live_events",
+    "fanout",
+    "engine_overhead",
+    "many_open",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -199,3 +201,56 @@ async def test_subscriptions_past_the_cap_of_a_socket_are_refused_with_a_code(
     assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == [
         "TOO_MANY_SUBSCRIPTIONS"
     ]
+
+
+async def test_a_subscription_whose_database_connections_are_cut_goes_on(
+    settings: Settings, client: GraphQLClient, users: UserService, unique: str
+) -> None:
+    group = f"g-{unique}"
+    as_user = await client.login((await make_user(users, groups=[group])).username)
+    started = await start(as_user, (await deploy(as_user, one_task(group=group)))["key"])
+    # Events are written, and backends looked at, through an engine of the test's own.
+    writer = create_async_engine(settings.database_url, poolclass=NullPool)
+
+    async def backends() -> set[int]:
+        async with writer.connect() as connection:
+            rows = await connection.exec_driver_sql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+            return {pid for (pid,) in rows}
+
+    async def write(n: int) -> None:
+        async with writer.begin() as connection:
+            await mark_log_writer(connection)
+            await insert_events(
+                connection,
+                decode_id(started["id"], "ProcessInstance"),
+                3_000_000 + n,
+                [
+                    NewEvent(
+                        HistoryEventType.TASK_UPDATED,
+                        at=datetime.now(UTC),
+                        task_id=decode_id(started["tasks"][0]["id"], "Task"),
+                        audience_groups=(group,),
+                        data={"n": n},
+                    )
+                ],
+            )
+
+    own = settings.model_copy(update={"port": free_port()})
+    try:
+        before = await backends()
+        async with serve_app(own) as url, subscribe(ws_url(url), TASK_EVENTS, as_user.token) as sub:
+            await write(0)
+            assert (await heard(sub))["type"] == "TASK_UPDATED"
+            cut = await backends() - before
+            async with writer.connect() as connection:
+                for pid in cut:
+                    await connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+            assert cut  # the app's, at least the one its reader used
+            for n in (1, 2):
+                await write(n)
+                assert (await heard(sub))["type"] == "TASK_UPDATED"
+    finally:
+        await writer.dispose()

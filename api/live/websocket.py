@@ -36,6 +36,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from api.errors import BadUserInput, FlowdeskError
 
+# How uvicorn serves websockets (api/cli.py, bench/serve.py). No per-message deflate: live
+# messages are a few hundred bytes, and a compression context per socket costs ~100 KiB of
+# RSS and CPU on every message, which thousands of idle subscribers multiply.
+UVICORN_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False}
+
 NO_PONG = 4504
 REFUSED = 4403
 
