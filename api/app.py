@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import RequestContext, Services
 from api.db import create_engine, create_sessionmaker
@@ -39,7 +39,9 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
-            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            # graphql-sse in its distinct connections mode, for clients and proxies without
+            # websockets: a POST with `Accept: text/event-stream` per subscription.
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL],
             connection_init_wait_timeout=timedelta(seconds=10),
             # Ours instead, which say which limit and carry a code (api/live/quota.py).
             max_subscriptions_per_connection=None,

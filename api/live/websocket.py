@@ -110,7 +110,8 @@ def subscription_over_http(
             continue  # the normal path reports it
         if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
             error = GraphQLError(
-                "subscriptions are served over a websocket (graphql-transport-ws) at /graphql",
+                "subscriptions are served at /graphql over a websocket (graphql-transport-ws) or"
+                " server-sent events (graphql-sse: POST with Accept: text/event-stream)",
                 extensions={"code": BadUserInput.code},
             )
             return ExecutionResult(data=None, errors=[error])
