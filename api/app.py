@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -18,8 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api import edge
 from api.auth.tokens import signing_key
@@ -28,6 +28,7 @@ from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
 from api.events import connect_redis
 from api.heap import freeze_startup_objects
+from api.live.websocket import ConnectionRefused, FlowdeskTransportWS, subscription_over_http
 from api.logs import RequestLogContext
 from api.settings import Settings
 from api.temporal import connect_temporal
@@ -37,14 +38,22 @@ log = logging.getLogger(__name__)
 
 
 class FlowdeskGraphQL(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = FlowdeskTransportWS
+
     def __init__(self, services: Services) -> None:
         settings = services.settings
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
-            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            # graphql-sse in its distinct connections mode, for clients and proxies without
+            # websockets: a POST with `Accept: text/event-stream` per subscription.
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL],
+            connection_init_wait_timeout=timedelta(seconds=10),
+            # Ours instead, which say which limit and carry a code (api/live/quota.py).
+            max_subscriptions_per_connection=None,
         )
         self.services = services
+        self.ws_ping_seconds = settings.ws_ping_seconds
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """A request the GraphQL server refuses before executing (not JSON, no query, an
@@ -74,15 +83,23 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
             _log_user(context)
         return context
 
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        refused = subscription_over_http(kwargs["request_data"])
+        if refused is not None:
+            return refused
+        return await super().execute_operation(*args, **kwargs)
+
     async def on_ws_connect(self, context: RequestContext) -> Any:
         """Websockets authenticate once, with the token in the connection_init payload."""
         params = context.connection_params or {}
         authorization = params.get("authorization") or params.get("Authorization")
         if not isinstance(authorization, str):
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+            raise ConnectionRefused(
+                'no token: send {"authorization": "Bearer <token>"} in connection_init'
+            )
         await context.authenticate(authorization)
         if context.principal is None:
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+            raise ConnectionRefused(context.auth_error.message if context.auth_error else "refused")
         _log_user(context)
         return None
 
@@ -100,7 +117,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        redis = await connect_redis(settings.redis_url)
+        redis = await connect_redis(settings.redis_url, name=f"{settings.event_channel_prefix}:api")
         temporal = await connect_temporal(settings)
         services = Services.build(settings, create_sessionmaker(engine), temporal, redis)
         state["services"] = services
@@ -109,6 +126,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await services.live.close()
             await redis.aclose()
             await engine.dispose()
 

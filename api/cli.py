@@ -29,6 +29,7 @@ from api.backup import BackupError, prepare_restore, take_base_backup
 from api.db import create_engine, create_sessionmaker
 from api.embedded import EmbeddedStack
 from api.events import EventBus, connect_redis
+from api.live.websocket import UVICORN_OPTIONS
 from api.logs import configure_logging
 from api.migrate import upgrade
 from api.services.archive import BATCH, ArchiveService
@@ -58,6 +59,7 @@ async def serve_api(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         lifespan="on",
+        **UVICORN_OPTIONS,
         # Our own handler formats every line (api/logs.py) and writes one per request.
         log_config=None,
         access_log=False,

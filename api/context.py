@@ -17,6 +17,9 @@ from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker
 from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
+from api.live.hub import Hub
+from api.live.quota import Quota
+from api.live.subscriptions import Live
 from api.loaders import Loaders, build_loaders
 from api.services.archive import ArchiveService
 from api.services.audit import AuditLog
@@ -49,10 +52,10 @@ class Services:
     inbox: InboxService
     control: InstanceControl
     history: HistoryService
-    event_log: EventLog
     reports: ReportService
     archive: ArchiveService
     audit: AuditLog
+    live: Live
 
     @classmethod
     def build(
@@ -85,7 +88,13 @@ class Services:
             ),
             inbox=InboxService(sessions),
             history=HistoryService(sessions),
-            event_log=EventLog(sessions, bus),
+            live=Live(
+                Hub(redis, anchor=f"{settings.event_channel_prefix}:hub"),
+                EventLog(sessions),
+                bus,
+                Quota(settings.live_subscriptions_per_socket, settings.live_subscriptions_per_user),
+                queue_limit=settings.live_queue_limit,
+            ),
             reports=ReportService(sessions),
             archive=ArchiveService(sessions),
             audit=AuditLog(sessions),

@@ -35,8 +35,18 @@ class Conflict(FlowdeskError):
     code = "CONFLICT"
 
 
-class Unanswered(FlowdeskError):
-    """Temporal gave no answer in time (it is away, or no worker runs): what was sent may
-    still be applied, so the caller is told neither that it was nor that it failed."""
+class SlowConsumer(FlowdeskError):
+    """A subscriber fell too far behind its stream: it resubscribes from its cursor."""
+
+    code = "SLOW_CONSUMER"
+
+
+class Unavailable(FlowdeskError):
+    """A dependency stayed unreachable past retrying: try again later."""
 
     code = "UNAVAILABLE"
+
+
+class Unanswered(Unavailable):
+    """Temporal gave no answer in time (it is away, or no worker runs): what was sent may
+    still be applied, so the caller is told neither that it was nor that it failed."""

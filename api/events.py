@@ -7,8 +7,6 @@ commit, so a rolled-back change publishes nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -44,11 +42,12 @@ class Notice:
         )
 
 
-async def connect_redis(url: str) -> Redis:
+async def connect_redis(url: str, name: str | None = None) -> Redis:
     """A Redis client that has answered once. Connecting at start-up also loads the modules
     redis-py imports on first use, which the workflow sandbox would otherwise see being
-    imported while a workflow runs, and warn about."""
-    redis = Redis.from_url(url)
+    imported while a workflow runs, and warn about. `name` is each connection's CLIENT
+    SETNAME, so that an operator (and a test) can count a process's connections."""
+    redis = Redis.from_url(url, client_name=name)
     await redis.ping()
     return redis
 
@@ -86,62 +85,3 @@ class EventBus:
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("notices not published (subscribers will poll): %s", exc)
-
-    def doorbell(self, channels: Iterable[str]) -> Doorbell:
-        return Doorbell(self._redis, list(channels))
-
-
-class Doorbell:
-    """Rings when a notice arrives on any of its channels.
-
-    It only says "look again": readers then read PostgreSQL from their cursor. It keeps
-    reconnecting while Redis is away, and rings on every (re)connection, so a reader
-    catches up with whatever was committed while it heard nothing."""
-
-    def __init__(self, redis: Redis, channels: list[str]) -> None:
-        self._redis = redis
-        self._channels = channels
-        self._rang = asyncio.Event()
-        self._subscribed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Doorbell:
-        self._task = asyncio.create_task(self._listen())
-        # Wait briefly for the subscription, so that a notice sent right after the
-        # reader's first read is heard; without Redis, readers poll instead.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), 2.0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def wait(self, within: float) -> None:
-        """Until it rings, or `within` seconds at the most (then it is quiet again)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._rang.wait(), within)
-        self._rang.clear()
-
-    async def _listen(self) -> None:
-        backoff = 0.1
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(*self._channels)
-                self._subscribed.set()
-                self._rang.set()
-                backoff = 0.1
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        self._rang.set()
-            except (RedisError, OSError):
-                log.info("event notifications unavailable; retrying in %.1fs", backoff)
-            finally:
-                self._subscribed.clear()
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     introspection: bool = False
     max_query_depth: int = 12
     event_channel_prefix: str = Field(default="flowdesk", description="Redis channel namespace")
+    # Events a subscriber may fall behind before it is cut off with SLOW_CONSUMER (and
+    # resumes from its cursor): what one slow socket may hold in the API's memory.
+    live_queue_limit: int = 1000
+    # Subscriptions one websocket, and one user, may hold in an API process
+    # (TOO_MANY_SUBSCRIPTIONS past them).
+    live_subscriptions_per_socket: int = 100
+    live_subscriptions_per_user: int = 500
+    # How often a websocket is pinged; a client that has not answered a ping within as
+    # long again is gone, and its socket closed (4504).
+    ws_ping_seconds: float = 20.0
     outbox_retry_seconds: float = 10.0
     # How long a request waits for an instance's workflow (startProcess, completeTask,
     # instance control) before it answers with what is recorded: Temporal away or no

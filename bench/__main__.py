@@ -17,6 +17,7 @@ SCENARIOS = (
     "inbox",
     "growth",
     "live_events",
+    "fanout",
     "engine_overhead",
     "many_open",
     "reports",

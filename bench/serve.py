@@ -26,8 +26,15 @@ from api.settings import Settings
 
 def uvicorn_config(app: Starlette, settings: Settings) -> uvicorn.Config:
     """The one uvicorn configuration both sides of the inbox comparison are served with."""
+    from api.live.websocket import UVICORN_OPTIONS
+
     return uvicorn.Config(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        **UVICORN_OPTIONS,
     )
 
 

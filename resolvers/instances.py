@@ -58,7 +58,9 @@ async def instance_events(
         info.context.require_user(), decode_id(id, "ProcessInstance")
     )
     start = row.last_seq if since is None else since
-    async for event in info.context.services.event_log.instance_events(row.id, start):
+    async for event in info.context.services.live.instance_events(
+        info.context.require_user(), row.id, start, info.context
+    ):
         yield InstanceEvent.from_row(event)
 
 

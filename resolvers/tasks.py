@@ -189,10 +189,7 @@ async def task_events(info: Ctx, since: str | None = None) -> AsyncGenerator[Tas
     principal = info.context.require_user()
     services = info.context.services
     position = LogPosition.decode(since) if since is not None else None
-    async for event in services.event_log.task_events(principal, position):
-        assert event.task_id is not None
-        [row] = await services.tasks.by_ids([event.task_id])
-        assert row is not None
+    async for event, row in services.live.task_events(principal, position, info.context):
         yield TaskEvent(
             type=TaskEventType(event.type.value),
             cursor=LogPosition.of(event).encode(),

@@ -71,14 +71,14 @@ async def test_a_start_and_a_completion_cost_three_statements_each(
 
     with counting_statements() as on_start:
         notices = await apply_transition(sessions, first)
-    # The instance row with its seq numbers, the task, the history.
-    assert len(on_start) == 3, on_start
+    # The log writer's mark, the instance row with its seq numbers, the task, the history.
+    assert len(on_start) == 4, on_start
     assert [n.seq for n in notices] == list(range(1, len(notices) + 1))
     with counting_statements() as on_completion:
         notices = await apply_transition(sessions, second)
-    # The instance row, the task closed with its outbox row, the history; the actor's id
-    # came with the record, so no user is looked up.
-    assert len(on_completion) == 3, on_completion
+    # The mark, the instance row, the task closed with its outbox row, the history; the
+    # actor's id came with the record, so no user is looked up.
+    assert len(on_completion) == 4, on_completion
     assert {n.type.value for n in notices} >= {"TASK_COMPLETED", "INSTANCE_COMPLETED"}
 
     # A retried activity applies nothing twice.

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import OctKey
 
 from api.errors import Unauthenticated
@@ -78,8 +78,10 @@ class TokenIssuer:
                 username=str(decoded.claims.get("name", "")),
                 expires_at=int(decoded.claims["exp"]),
             )
+        except ExpiredTokenError as exc:
+            raise Unauthenticated("expired token: log in again") from exc
         except (JoseError, ValueError, KeyError) as exc:
-            raise Unauthenticated("invalid or expired token") from exc
+            raise Unauthenticated("invalid token") from exc
 
     def verify_header(self, authorization: str | None) -> TokenClaims:
         """Claims from an `Authorization: Bearer <token>` value."""

@@ -25,6 +25,32 @@ from engine.enums import HistoryEventType
 
 _INSERT_EVENTS = insert(table_of(HistoryEvent))
 
+# The mark of a transaction that writes the log (see api/services/event_log.py): a shared
+# advisory lock, so writers never wait for each other; nobody takes it exclusively.
+LOG_WRITER_LOCK = 0x466C6F77_4C6F6731
+_MARK = sa.text(
+    "SELECT pg_current_xact_id_if_assigned() IS NOT NULL, pg_advisory_xact_lock_shared(:key)"
+).bindparams(key=LOG_WRITER_LOCK)
+_MARKED = "flowdesk_log_writer"
+
+
+def _transaction(connection: AsyncConnection) -> object:
+    """The transaction under way on `connection`, as one object for as long as it lasts."""
+    assert connection.sync_connection is not None
+    return connection.sync_connection.get_transaction()
+
+
+async def mark_log_writer(connection: AsyncConnection) -> None:
+    """Mark this transaction as one that will write the log, before its first write.
+
+    Readers of the log wait only for marked transactions, and that is sound only if the
+    mark comes before the transaction has an id (before it writes anything): refused
+    otherwise, as insert_events refuses an unmarked transaction."""
+    [(had_id, _)] = (await connection.execute(_MARK)).all()
+    if had_id:
+        raise RuntimeError("a log writer must mark itself before its first write")
+    connection.info[_MARKED] = _transaction(connection)
+
 
 @dataclass(frozen=True)
 class NewEvent:
@@ -89,6 +115,10 @@ async def insert_events(
     instance row's lock; one batched statement, compiled once."""
     if not events:
         return []
+    if connection.info.get(_MARKED) is not _transaction(connection):
+        raise RuntimeError(
+            "history events are written by a transaction marked with mark_log_writer"
+        )
     rows = [
         {
             "instance_id": instance_id,

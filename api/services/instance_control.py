@@ -24,7 +24,7 @@ from api.errors import BadUserInput, Conflict, Forbidden, NotFound
 from api.events import EventBus
 from api.jsonschemas import variables_given
 from api.models import OPEN_TASK_STATUSES, PendingCompletion, ProcessInstance, Task
-from api.services.history import NewEvent, append_events, task_audience
+from api.services.history import NewEvent, append_events, mark_log_writer, task_audience
 from api.services.instances import InstanceService
 from api.services.transitions import FINAL_STATUSES
 from api.workflow_updates import send_update
@@ -158,6 +158,7 @@ class InstanceControl:
                     raise
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
+            await mark_log_writer(await session.connection())
             published = []
             for each in ids:
                 published += await self._close_rows(session, each, principal, reason, now)

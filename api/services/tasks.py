@@ -34,7 +34,7 @@ from api.models import (
     User,
     table_of,
 )
-from api.services.history import NewEvent, append_events, task_audience
+from api.services.history import NewEvent, append_events, mark_log_writer, task_audience
 from api.services.instance_access import seen_directly
 from api.services.task_access import is_candidate, may_see, may_work
 from api.workflow_updates import send_update
@@ -335,6 +335,7 @@ class TaskService:
             raise BadUserInput(f"a comment has 1 to {MAX_COMMENT} characters", field="message")
         async with self._sessions() as session, session.begin():
             task = await self._visible(session, principal, task_id)
+            await mark_log_writer(await session.connection())
             # A comment changes the task as clients see it (comments, commentCount): its
             # version grows, so a client that compares versions notices.
             await session.exec(
@@ -500,6 +501,7 @@ class TaskService:
             # Taken now: the UPDATE below refreshes `task` itself (it is the same identity
             # as the row it returns), and the people it leaves must hear of it too.
             before = (task.assignee_id, task.owner_id)
+            await mark_log_writer(await session.connection())
             changed: Task | None = (
                 (
                     await session.exec(

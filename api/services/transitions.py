@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api.db import SessionMaker, engine_of
 from api.events import Notice
 from api.models import PendingCompletion, ProcessInstance, Task, User, table_of
-from api.services.history import NewEvent, TaskPeople, insert_events, task_audience
+from api.services.history import (
+    NewEvent,
+    TaskPeople,
+    insert_events,
+    mark_log_writer,
+    task_audience,
+)
 from engine.enums import InstanceStatus, TaskStatus
 from engine.interpreter import AppendHistory, CloseTask, CreateTask, RaiseIncident
 from engine.workflow_contract import TransitionRecord
@@ -42,6 +48,8 @@ async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> 
     instance_id = uuid.UUID(record.instance_id)
     history = [c for c in record.commands if isinstance(c, AppendHistory)]
     async with engine_of(sessions).begin() as connection:
+        if history:
+            await mark_log_writer(connection)
         last_seq = await _claim(connection, record, len(history))
         if last_seq is None:
             return []  # applied by an earlier attempt of this activity

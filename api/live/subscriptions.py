@@ -1,0 +1,98 @@
+"""The live streams a subscription serves: what it missed, then the shared feed.
+
+A subscriber joins its feed first, which tells it the position the feed serves it from
+(every event after it reaches its queue). If it resumes from an older cursor, it reads
+the events between its cursor and that position on its own, then takes its queue: no
+event is missed between the two, and none comes twice. A cursor ahead of the feed (one
+given by another replica, further along) is skipped up to."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import AsyncIterator
+
+from api.auth.principal import Principal
+from api.events import EventBus
+from api.live.hub import Hub
+from api.live.instance_feed import InstanceFeed
+from api.live.quota import Quota
+from api.live.reader import retried
+from api.live.task_feed import TaskFeed
+from api.models import HistoryEvent
+from api.services.event_log import PAGE, EventLog, LogPosition, TaskEventRow
+
+
+class Live:
+    def __init__(
+        self, hub: Hub, log: EventLog, bus: EventBus, quota: Quota, queue_limit: int
+    ) -> None:
+        self.hub = hub
+        self._log = log
+        self._quota = quota
+        self._limit = queue_limit
+        self.tasks = TaskFeed(hub, log, bus)
+        self.instances = InstanceFeed(hub, log, bus)
+
+    async def task_events(
+        self, principal: Principal, since: LogPosition | None, socket: object
+    ) -> AsyncIterator[TaskEventRow]:
+        """Every task event that concerned `principal` after `since` (or from now), in log
+        order, each once, with its task; then the live ones as they commit. `socket`
+        stands for the connection, to count its subscriptions."""
+        with self._quota.taken(principal.id, socket):
+            async for item in self._task_events(principal, since):
+                yield item
+
+    async def _task_events(
+        self, principal: Principal, since: LogPosition | None
+    ) -> AsyncIterator[TaskEventRow]:
+        async with self.tasks.joined(principal, self._limit) as (listener, joined_at):
+            last = since or joined_at
+            while last < joined_at:
+                rows = await retried(
+                    functools.partial(self._log.task_events_of, principal, last, joined_at)
+                )
+                for event, task in rows:
+                    last = LogPosition.of(event)
+                    yield event, task
+                if len(rows) < PAGE:
+                    break
+            last = max(last, joined_at)
+            while True:
+                event, task = await listener.get()
+                if LogPosition.of(event) > last:
+                    yield event, task
+
+    async def instance_events(
+        self, principal: Principal, instance_id: uuid.UUID, since: int, socket: object
+    ) -> AsyncIterator[HistoryEvent]:
+        """One instance's events after seq `since`, then live ones, in seq order."""
+        with self._quota.taken(principal.id, socket):
+            async for row in self._instance_events(instance_id, since):
+                yield row
+
+    async def _instance_events(
+        self, instance_id: uuid.UUID, since: int
+    ) -> AsyncIterator[HistoryEvent]:
+        async with self.instances.joined(instance_id, since, self._limit) as (listener, joined_at):
+            last = since
+            while last < joined_at:
+                rows = await retried(
+                    functools.partial(self._log.instance_events, [(instance_id, last)], joined_at)
+                )
+                for row in rows:
+                    last = row.seq
+                    yield row
+                if len(rows) < PAGE:
+                    break
+            last = max(last, joined_at)
+            while True:
+                row = await listener.get()
+                if row.seq > last:
+                    yield row
+
+    async def close(self) -> None:
+        await self.tasks.close()
+        await self.instances.close()
+        await self.hub.close()
