@@ -11,13 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api import graphiql
 from api.context import RequestContext, Services
 from api.db import create_engine, create_sessionmaker
 from api.errors import FlowdeskError
@@ -39,6 +40,9 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         )
         self.services = services
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page(self.services.settings.admin_username))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -111,16 +115,16 @@ def create_app(settings: Settings) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    if settings.graphiql:
+        routes.append(Mount(graphiql.ASSETS_PATH, graphiql.assets()))
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 class _LateGraphQL:

@@ -85,7 +85,7 @@ async def bootstrap(settings: Settings, *, templates: Path = TEMPLATES) -> tuple
     try:
         sessions = create_sessionmaker(engine)
         users = UserService(sessions, TokenIssuer(settings))
-        username = settings.admin_username or "admin"
+        username = settings.admin_username
         chosen = settings.admin_password.get_secret_value() if settings.admin_password else None
         password = chosen or secrets.token_urlsafe(12)
         admin, created = await users.ensure_admin(username, password)
