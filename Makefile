@@ -25,7 +25,7 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine api schema resolvers workers
+	$(BIN)/mypy engine api schema resolvers workers templates
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

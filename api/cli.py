@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import uvicorn
 from prometheus_client import start_http_server
 from pydantic import SecretStr
 
+import templates
 from api.app import create_app
 from api.auth.tokens import TokenIssuer
 from api.db import create_engine, create_sessionmaker
@@ -36,8 +36,6 @@ from workers.relay import run_relay
 from workers.worker import build_worker
 
 log = logging.getLogger("flowdesk")
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 async def serve_api(settings: Settings) -> None:
@@ -74,7 +72,7 @@ async def run_worker(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def bootstrap(settings: Settings, *, templates: Path = TEMPLATES) -> tuple[str, str | None]:
+async def bootstrap(settings: Settings) -> tuple[str, str | None]:
     """Migrate, make sure an admin exists, deploy the shipped templates (a template whose
     document did not change keeps its version).
 
@@ -90,15 +88,11 @@ async def bootstrap(settings: Settings, *, templates: Path = TEMPLATES) -> tuple
         password = chosen or secrets.token_urlsafe(12)
         admin, created = await users.ensure_admin(username, password)
         definitions = DefinitionService(sessions)
-        for document in read_templates(templates):
+        for document in templates.documents():
             await definitions.deploy(document, admin.id)
         return username, (password if created and chosen is None else None)
     finally:
         await engine.dispose()
-
-
-def read_templates(folder: Path = TEMPLATES) -> list[dict[str, object]]:
-    return [orjson.loads(path.read_bytes()) for path in sorted(folder.glob("*.json"))]
 
 
 def _dev_secret(home: Path) -> str:

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from api.cli import read_templates
+import templates
 from api.services.definitions import DefinitionService
 from bench.http import Connection
 from bench.stack import Person, Stack
@@ -46,7 +46,7 @@ async def fill(stack: Stack, total_tasks: int) -> InboxFixture:
     me = await stack.person(groups=[MY_GROUP])
     assert stack.sessions is not None
     definitions = DefinitionService(stack.sessions)
-    ids = [(await definitions.deploy(doc, me.id)).id for doc in read_templates()]
+    ids = [(await definitions.deploy(doc, me.id)).id for doc in templates.documents()]
     array = "ARRAY[" + ",".join(f"'{i}'" for i in ids) + "]::uuid[]"
     await stack.sql(
         "INSERT INTO users (id, username, password_hash, roles, created_at)"

@@ -24,7 +24,10 @@ ADMIN_PASSWORD = "dev-admin-password-1"
 
 
 @asynccontextmanager
-async def flowdesk_dev(home: Path, port: int) -> AsyncIterator[str]:
+async def flowdesk_dev(
+    home: Path, port: int, *, flowdesk: Path = FLOWDESK, cwd: Path | None = None
+) -> AsyncIterator[str]:
+    """`flowdesk dev` (this venv's, or the one given) serving on `port`, until it is left."""
     env = {
         **os.environ,
         "FLOWDESK_HOME": str(home),
@@ -32,9 +35,10 @@ async def flowdesk_dev(home: Path, port: int) -> AsyncIterator[str]:
         "FLOWDESK_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     process = await asyncio.create_subprocess_exec(
-        str(FLOWDESK),
+        str(flowdesk),
         "dev",
         env=env,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
