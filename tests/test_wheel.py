@@ -24,7 +24,7 @@ import templates
 from api.embedded import free_port, temporal_binary
 from tests.client import GraphQLClient
 from tests.conftest import embedded_home
-from tests.test_dev_stack import ADMIN_PASSWORD, flowdesk_dev
+from tests.test_dev_stack import flowdesk_dev
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_KEYS = sorted(document["key"] for document in templates.documents())
@@ -147,18 +147,26 @@ def test_the_installed_package_reads_its_own_templates(installed: Path, workspac
 async def test_flowdesk_dev_from_the_wheel_deploys_its_templates_and_serves_graphiql(
     installed: Path, workspace: Path
 ) -> None:
-    port = free_port()
+    """As a newcomer runs it: no settings, the admin's password generated and kept."""
     home = workspace / "state"
     async with (
-        flowdesk_dev(home, port, flowdesk=installed / "flowdesk", cwd=workspace) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+        flowdesk_dev(
+            home, free_port(), flowdesk=installed / "flowdesk", cwd=workspace, admin_password=None
+        ) as dev,
+        httpx.AsyncClient(base_url=dev.base_url, timeout=30) as http,
     ):
-        admin = await GraphQLClient(http).login("admin", ADMIN_PASSWORD)
+        kept = home / "admin-password"
+        assert dev.banner["Admin"] == f"admin, password in {kept}"
+        assert kept.stat().st_mode & 0o777 == 0o600
+        admin = await GraphQLClient(http).login("admin", kept.read_text().strip())
         listed = await admin.execute(
             "{ processDefinitions(first: 100) { edges { node { key version } } } }"
         )
         deployed = sorted(e["node"]["key"] for e in listed["processDefinitions"]["edges"])
         assert deployed == TEMPLATE_KEYS
+        assert dev.banner["Templates"] == f"{len(TEMPLATE_KEYS)} deployed: " + ", ".join(
+            f"{key} v1" for key in TEMPLATE_KEYS
+        )
         page = await http.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 200 and "./graphiql/graphiql.min.js" in page.text
         script = await http.get("/graphiql/graphiql.min.js")
