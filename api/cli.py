@@ -11,22 +11,25 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from prometheus_client import start_http_server
 
+from api import console
 from api.app import create_app
-from api.auth.tokens import TokenIssuer
+from api.console import read_password
 from api.db import create_engine, create_sessionmaker
-from api.dev import banner, bootstrap, dev_settings, embedded_stack
+from api.dev import DEV_DEFAULTS, banner, bootstrap, dev_settings, embedded_stack
+from api.errors import FlowdeskError
 from api.events import EventBus, connect_redis
 from api.migrate import upgrade
 from api.services.tasks import TaskService
-from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
+from engine.enums import InstanceStatus, TaskStatus
 from workers.actions import load_actions
 from workers.relay import run_relay
 from workers.worker import build_worker
@@ -106,41 +109,161 @@ async def run_dev(settings: Settings) -> None:
         stack.stop()
 
 
-async def add_user(settings: Settings, args: argparse.Namespace) -> None:
-    engine = create_engine(settings)
-    try:
-        users = UserService(create_sessionmaker(engine), TokenIssuer(settings))
-        user = await users.create_user(
-            args.username,
-            args.password,
-            display_name=args.display_name,
-            email=args.email,
-            groups=args.group,
-            roles=["admin"] if args.admin else [],
-        )
-        print(f"created user {user.username} ({user.id})")
-    finally:
-        await engine.dispose()
+# The settings each command reads, listed by its --help as FLOWDESK_* variables.
+_DATABASE = (
+    "database_url",
+    "database_pool_size",
+    "database_pre_ping",
+    "database_pool_recycle_seconds",
+)
+_EVENTS = ("redis_url", "event_channel_prefix")
+_TEMPORAL = ("temporal_address", "temporal_namespace", "task_queue")
+_TOKENS = ("jwt_secret", "jwt_issuer", "jwt_ttl_seconds")
+_API = (*_DATABASE, *_EVENTS, *_TEMPORAL, *_TOKENS, "principal_cache_seconds", "host", "port")
+_API_EXTRA = ("graphiql", "introspection", "max_query_depth")
+_WORKER = ("outbox_retry_seconds", "worker_cached_workflows", "worker_metrics_port")
+# `flowdesk dev` runs both, on its own servers and secret.
+_STACK_OWN = {"database_url", "redis_url", "temporal_address", "jwt_secret"}
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "api": (*_API, *_API_EXTRA),
+    "worker": (*_DATABASE, *_EVENTS, *_TEMPORAL, "host", *_WORKER),
+    "migrate": ("database_url",),
+    "dev": (
+        "home",
+        "admin_username",
+        "admin_password",
+        *(name for name in (*_API, *_API_EXTRA, *_WORKER) if name not in _STACK_OWN),
+    ),
+    "user add": ("database_url",),
+    "deploy": ("database_url",),
+    "instances": ("database_url",),
+    "tasks": ("database_url",),
+}
+
+
+def environment_help(command: str) -> str:
+    """The FLOWDESK_* variables `command` reads, with their defaults."""
+    fields = Settings.model_fields
+    rows = [("FLOWDESK_LOG_LEVEL", "INFO")]
+    for name in dict.fromkeys(COMMAND_SETTINGS[command]):
+        default = fields[name].default
+        if command == "dev":
+            default = DEV_DEFAULTS.get(name, default)
+        shown = "unset" if default is None else str(default)  # a SecretStr shows stars
+        rows.append((f"FLOWDESK_{name.upper()}", shown))
+    width = max(len(variable) for variable, _ in rows)
+    lines = [f"  {variable:<{width}}  default: {shown}" for variable, shown in rows]
+    return "environment variables:\n" + "\n".join(lines)
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name.split()[-1],
+        help=summary,
+        description=summary,
+        epilog=environment_help(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="flowdesk", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
-    commands.add_parser("api", help="serve the GraphQL API")
-    commands.add_parser("worker", help="run a Temporal worker")
-    commands.add_parser("migrate", help="migrate the database to the newest schema")
-    commands.add_parser("dev", help="embedded PostgreSQL, Redis and Temporal, the API and a worker")
+    _command(commands, "api", "serve the GraphQL API")
+    _command(commands, "worker", "run a Temporal worker and the relay of pending completions")
+    _command(commands, "migrate", "migrate the database to the newest schema")
+    _command(
+        commands,
+        "dev",
+        "embedded PostgreSQL, Redis and Temporal (the `dev` extra), the API and a worker",
+    )
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True
     )
-    add = user.add_parser("add", help="create a user")
+    add = _command(user, "user add", "create a user")
     add.add_argument("username")
-    add.add_argument("--password", required=True)
+    add.add_argument(
+        "--password",
+        help="the password; without it, read from a prompt on a terminal, else from the "
+        "first line of stdin (a password given here stays in shell history and shows in ps)",
+    )
     add.add_argument("--display-name")
     add.add_argument("--email")
     add.add_argument("--group", action="append", default=[], help="a group key; repeatable")
     add.add_argument("--admin", action="store_true", help="give the admin role")
+    deploy = _command(
+        commands,
+        "deploy",
+        "validate and deploy definitions (JSON, or BPMN 2.0 XML named *.bpmn or *.xml); "
+        "prints every problem of those that are refused",
+    )
+    deploy.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    instances = _command(commands, "instances", "list process instances, newest first")
+    instances.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        type=InstanceStatus,
+        choices=list(InstanceStatus),
+        help="only these statuses; repeatable",
+    )
+    instances.add_argument("--key", help="only instances of this definition key")
+    instances.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    tasks = _command(
+        commands, "tasks", "list open tasks, or the inbox of a user as GraphQL's tasks shows it"
+    )
+    tasks.add_argument("--user", help="the inbox of this username")
+    tasks.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        type=TaskStatus,
+        choices=list(TaskStatus),
+        help="only these statuses; repeatable",
+    )
+    tasks.add_argument("--key", help="only tasks of this definition key")
+    tasks.add_argument("--limit", type=int, default=20, help="at most this many (20)")
     return root
+
+
+async def on_the_data(args: argparse.Namespace, settings: Settings, password: str | None) -> bool:
+    """Run a command that works on the data; False when it did not do all it was asked."""
+    engine = create_engine(settings)
+    sessions = create_sessionmaker(engine)
+    try:
+        match args.command:
+            case "user":
+                assert password is not None
+                await console.add_user(
+                    sessions,
+                    settings,
+                    args.username,
+                    password,
+                    display_name=args.display_name,
+                    email=args.email,
+                    groups=args.group,
+                    admin=args.admin,
+                )
+            case "deploy":
+                return await console.deploy(sessions, args.files)
+            case "instances":
+                await console.list_instances(
+                    sessions, settings, statuses=args.status, key=args.key, limit=args.limit
+                )
+            case "tasks":
+                await console.list_tasks(
+                    sessions,
+                    settings,
+                    username=args.user,
+                    statuses=args.status,
+                    key=args.key,
+                    limit=args.limit,
+                )
+        return True
+    finally:
+        await engine.dispose()
 
 
 async def until_stopped(work: Coroutine[Any, Any, None]) -> None:
@@ -171,6 +294,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         case "dev":
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(run_dev(settings))
-        case "user":
-            asyncio.run(add_user(settings, args))
+        case "user" | "deploy" | "instances" | "tasks":
+            try:
+                password = None
+                if args.command == "user":
+                    password = args.password or read_password(sys.stdin)
+                done = asyncio.run(on_the_data(args, settings, password))
+            except FlowdeskError as refused:
+                # A refusal is one line, as `flowdesk deploy` prints a definition's problems.
+                sys.exit(f"flowdesk {args.command}: {refused.message}")
+            if not done:
+                sys.exit(1)
     sys.exit(0)
