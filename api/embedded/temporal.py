@@ -114,6 +114,7 @@ class TemporalDevServer(Service):
             except OSError:
                 return False
             writer.close()
+            await writer.wait_closed()
         return True
 
     @property
