@@ -15,13 +15,13 @@ from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api import edge
+from api import edge, graphiql
 from api.auth.tokens import signing_key
 from api.context import RequestContext, Services
 from api.db import create_engine, create_sessionmaker
@@ -69,6 +69,9 @@ class FlowdeskGraphQL(GraphQL[RequestContext, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return edge.decode_json(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page(self.services.settings.admin_username))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -163,7 +166,7 @@ def create_app(settings: Settings) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
@@ -171,6 +174,8 @@ def create_app(settings: Settings) -> Starlette:
     ]
     if settings.metrics_port is None:
         routes.append(Route("/metrics", metrics))  # else served on its own port (api.cli)
+    if settings.graphiql:
+        routes.append(Mount(graphiql.ASSETS_PATH, graphiql.assets()))
     return Starlette(
         routes=routes,
         # The request id first, so that a request the limits refuse is logged with it too.

@@ -8,49 +8,58 @@ import contextlib
 import logging
 import os
 import re
-import secrets
 import signal
+import socket
 import sys
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import uvicorn
 from prometheus_client import start_http_server
-from pydantic import SecretStr
 
+from api import console
 from api.app import create_app
-from api.auth.tokens import TokenIssuer, WeakSecret
+from api.auth.tokens import WeakSecret
 from api.backup import BackupError, prepare_restore, take_base_backup
+from api.console import read_password
 from api.db import create_engine, create_sessionmaker
-from api.embedded import EmbeddedStack
+from api.dev import DEV_DEFAULTS, banner, bootstrap, dev_settings, embedded_stack
+from api.errors import FlowdeskError
 from api.events import EventBus, connect_redis
 from api.live.websocket import UVICORN_OPTIONS
 from api.logs import configure_logging
 from api.migrate import upgrade
 from api.services.archive import BATCH, ArchiveService
-from api.services.definitions import DefinitionService
 from api.services.tasks import TaskService
-from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
 from engine.durations import parse_duration
+from engine.enums import InstanceStatus, TaskStatus
 from workers.actions import load_actions
 from workers.relay import run_relay
 from workers.worker import build_worker
 
 log = logging.getLogger("flowdesk")
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-# Every public host and every address, private and loopback included.
-DEV_HTTP_ALLOW = ["*", "0.0.0.0/0", "::/0"]
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn, calling `listening` once the app has started and its socket is bound."""
+
+    def __init__(self, config: uvicorn.Config, listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._listening = listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:  # a Ctrl-C during the startup
+            self._listening()
 
 
-async def serve_api(settings: Settings) -> None:
+async def serve_api(settings: Settings, *, listening: Callable[[], None] = lambda: None) -> None:
     app = create_app(settings)
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr=settings.host)
@@ -67,7 +76,7 @@ async def serve_api(settings: Settings) -> None:
         ws_max_size=settings.max_body_bytes,
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )
-    await uvicorn.Server(config).serve()
+    await _ApiServer(config, listening).serve()
 
 
 async def run_worker(settings: Settings) -> None:
@@ -93,77 +102,23 @@ async def run_worker(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def bootstrap(settings: Settings, *, templates: Path = TEMPLATES) -> tuple[str, str | None]:
-    """Migrate, make sure an admin exists, deploy the shipped templates (a template whose
-    document did not change keeps its version).
-
-    Returns the admin's username and, when this call made the admin with a generated
-    password, that password."""
-    await upgrade(settings.database_url)
-    engine = create_engine(settings)
-    try:
-        sessions = create_sessionmaker(engine)
-        users = UserService(sessions, TokenIssuer(settings))
-        username = settings.admin_username or "admin"
-        chosen = settings.admin_password.get_secret_value() if settings.admin_password else None
-        password = chosen or secrets.token_urlsafe(12)
-        admin, created = await users.ensure_admin(username, password)
-        deployer = await users.principal(admin.id)
-        definitions = DefinitionService(sessions)
-        for document in read_templates(templates):
-            await definitions.deploy(document, deployer)
-        return username, (password if created and chosen is None else None)
-    finally:
-        await engine.dispose()
-
-
-def read_templates(folder: Path = TEMPLATES) -> list[dict[str, object]]:
-    return [orjson.loads(path.read_bytes()) for path in sorted(folder.glob("*.json"))]
-
-
-def _dev_secret(home: Path) -> str:
-    """The dev stack's JWT secret, kept in its home so tokens survive a restart."""
-    path = home / "jwt-secret"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 async def run_dev(settings: Settings) -> None:
     """The whole stack in one foreground process; Ctrl-C stops every part of it."""
     home = settings.home.resolve()
+    stack = embedded_stack(home)
     home.mkdir(parents=True, exist_ok=True)
-    stack = EmbeddedStack(home)
+    # Its INFO lines carry initdb's whole output, which would bury the banner.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
         urls = await stack.start()
-        settings = settings.model_copy(
-            update={
-                "database_url": urls.database_url,
-                "redis_url": urls.redis_url,
-                "temporal_address": urls.temporal_address,
-                "jwt_secret": SecretStr(_dev_secret(home)),
-                "graphiql": True,
-                "introspection": True,
-                # Service tasks may call anything while developing (local stubs
-                # included), unless FLOWDESK_HTTP_ALLOW says otherwise.
-                "http_allow": settings.http_allow
-                if "http_allow" in settings.model_fields_set
-                else DEV_HTTP_ALLOW,
-            }
-        )
-        username, password = await bootstrap(settings)
-        print(
-            f"Flowdesk is up: GraphiQL at http://{settings.host}:{settings.port}/graphql",
-            flush=True,
-        )
-        if password is not None:
-            print(f"Admin user created: {username} / {password} (shown once)", flush=True)
-        else:
-            print(f"Admin user: {username}", flush=True)
+        settings = dev_settings(settings, urls, home)
+        first_run = await bootstrap(settings, home)
         worker = asyncio.create_task(run_worker(settings))
         try:
-            await serve_api(settings)  # returns on Ctrl-C
+            await serve_api(  # returns on Ctrl-C
+                settings,
+                listening=lambda: print(banner(settings, urls, first_run, home), flush=True),
+            )
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -172,47 +127,177 @@ async def run_dev(settings: Settings) -> None:
         stack.stop()
 
 
-async def add_user(settings: Settings, args: argparse.Namespace) -> None:
-    engine = create_engine(settings)
-    try:
-        users = UserService(create_sessionmaker(engine), TokenIssuer(settings))
-        user = await users.create_user(
-            args.username,
-            args.password,
-            display_name=args.display_name,
-            email=args.email,
-            groups=args.group,
-            roles=["admin"] if args.admin else [],
-        )
-        print(f"created user {user.username} ({user.id})")
-    finally:
-        await engine.dispose()
+# The settings each command reads, listed by its --help as FLOWDESK_* variables.
+_DATABASE = (
+    "database_url",
+    "database_pool_size",
+    "database_pre_ping",
+    "database_pool_recycle_seconds",
+)
+_EVENTS = ("redis_url", "event_channel_prefix")
+_TEMPORAL = ("temporal_address", "temporal_namespace", "task_queue")
+_TOKENS = ("jwt_secret", "jwt_issuer", "jwt_ttl_seconds")
+_LOGS = ("log_level", "log_format")
+_LOGIN = tuple(name for name in Settings.model_fields if name.startswith("login_"))
+_LIMITS = ("max_query_depth", "max_body_bytes", "max_header_bytes", "max_json_depth")
+_LIVE = (
+    "live_queue_limit",
+    "live_subscriptions_per_socket",
+    "live_subscriptions_per_user",
+    "ws_ping_seconds",
+)
+_EGRESS = ("http_allow", "http_max_redirects", "http_max_response_bytes", "http_max_seconds")
+_API = (
+    *_DATABASE,
+    *_EVENTS,
+    *_TEMPORAL,
+    *_TOKENS,
+    "principal_cache_seconds",
+    "host",
+    "port",
+    "workflow_answer_seconds",
+)
+_API_EXTRA = (
+    "graphiql",
+    "introspection",
+    "cors_origins",
+    "metrics_port",
+    *_LIMITS,
+    *_LIVE,
+    *_LOGIN,
+)
+_WORKER = (
+    "outbox_retry_seconds",
+    "worker_cached_workflows",
+    "worker_metrics_port",
+    "workflow_answer_seconds",
+    *_EGRESS,
+)
+# `flowdesk dev` runs both, on its own servers and secret.
+_STACK_OWN = {"database_url", "redis_url", "temporal_address", "jwt_secret"}
+# Every command logs (api/logs.py).
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    command: (*_LOGS, *names)
+    for command, names in {
+        "api": (*_API, *_API_EXTRA),
+        "worker": (*_DATABASE, *_EVENTS, *_TEMPORAL, "host", *_WORKER),
+        "migrate": ("database_url",),
+        "dev": (
+            "home",
+            "admin_username",
+            "admin_password",
+            *(name for name in (*_API, *_API_EXTRA, *_WORKER) if name not in _STACK_OWN),
+        ),
+        "user add": ("database_url",),
+        "deploy": ("database_url",),
+        "instances": ("database_url",),
+        "tasks": ("database_url",),
+        "backup": ("database_url",),
+        "restore": (),
+        "archive": ("database_url",),
+        "restore-archive": ("database_url",),
+    }.items()
+}
+
+
+def environment_help(command: str) -> str:
+    """The FLOWDESK_* variables `command` reads, with their defaults."""
+    fields = Settings.model_fields
+    rows: list[tuple[str, str]] = []
+    for name in dict.fromkeys(COMMAND_SETTINGS[command]):
+        default = fields[name].default
+        if command == "dev":
+            default = DEV_DEFAULTS.get(name, default)
+        shown = "unset" if default is None else str(default)  # a SecretStr shows stars
+        rows.append((f"FLOWDESK_{name.upper()}", shown))
+    width = max(len(variable) for variable, _ in rows)
+    lines = [f"  {variable:<{width}}  default: {shown}" for variable, shown in rows]
+    return "environment variables:\n" + "\n".join(lines)
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name.split()[-1],
+        help=summary,
+        description=summary,
+        epilog=environment_help(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="flowdesk", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
-    commands.add_parser("api", help="serve the GraphQL API")
-    commands.add_parser("worker", help="run a Temporal worker")
-    commands.add_parser("migrate", help="migrate the database to the newest schema")
-    commands.add_parser("dev", help="embedded PostgreSQL, Redis and Temporal, the API and a worker")
+    _command(commands, "api", "serve the GraphQL API")
+    _command(commands, "worker", "run a Temporal worker and the relay of pending completions")
+    _command(commands, "migrate", "migrate the database to the newest schema")
+    _command(
+        commands,
+        "dev",
+        "embedded PostgreSQL, Redis and Temporal (the `dev` extra), the API and a worker",
+    )
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True
     )
-    add = user.add_parser("add", help="create a user")
+    add = _command(user, "user add", "create a user")
     add.add_argument("username")
-    add.add_argument("--password", required=True)
+    add.add_argument(
+        "--password",
+        help="the password; without it, read from a prompt on a terminal, else from the "
+        "first line of stdin (a password given here stays in shell history and shows in ps)",
+    )
     add.add_argument("--display-name")
     add.add_argument("--email")
     add.add_argument("--group", action="append", default=[], help="a group key; repeatable")
     add.add_argument("--admin", action="store_true", help="give the admin role")
-    backup = commands.add_parser(
-        "backup", help="take a base backup of the database server with pg_basebackup"
+    deploy = _command(
+        commands,
+        "deploy",
+        "validate and deploy definitions (JSON, or BPMN 2.0 XML named *.bpmn or *.xml); "
+        "prints every problem of those that are refused",
+    )
+    deploy.add_argument(
+        "--as",
+        dest="as_user",
+        required=True,
+        metavar="USERNAME",
+        help="deploy as this user, with their rights (a new key becomes theirs)",
+    )
+    deploy.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    instances = _command(commands, "instances", "list process instances, newest first")
+    instances.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        type=InstanceStatus,
+        choices=list(InstanceStatus),
+        help="only these statuses; repeatable",
+    )
+    instances.add_argument("--key", help="only instances of this definition key")
+    instances.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    tasks = _command(
+        commands, "tasks", "list open tasks, or the inbox of a user as GraphQL's tasks shows it"
+    )
+    tasks.add_argument("--user", help="the inbox of this username")
+    tasks.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        type=TaskStatus,
+        choices=list(TaskStatus),
+        help="only these statuses; repeatable",
+    )
+    tasks.add_argument("--key", help="only tasks of this definition key")
+    tasks.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    backup = _command(
+        commands, "backup", "take a base backup of the database server with pg_basebackup"
     )
     backup.add_argument("--to", type=Path, required=True, help="the folder of base backups")
     backup.add_argument("--pg-bin", type=Path, help="PostgreSQL's client tools (default: PATH)")
-    restore = commands.add_parser(
-        "restore", help="lay out a new data directory that recovers to a point in time"
+    restore = _command(
+        commands, "restore", "lay out a new data directory that recovers to a point in time"
     )
     restore.add_argument("--from", dest="backups", type=Path, required=True, help="base backups")
     restore.add_argument("--wal-archive", type=Path, required=True, help="the archived WAL")
@@ -222,8 +307,8 @@ def parser() -> argparse.ArgumentParser:
         type=datetime.fromisoformat,
         help="ISO 8601 with a time zone; default: all the archived WAL",
     )
-    archive = commands.add_parser(
-        "archive", help="move finished instances older than a given age to the archive"
+    archive = _command(
+        commands, "archive", "move finished instances older than a given age to the archive"
     )
     archive.add_argument(
         "--older-than",
@@ -233,8 +318,8 @@ def parser() -> argparse.ArgumentParser:
     )
     archive.add_argument("--definition", help="only instances of this definition key")
     archive.add_argument("--batch", type=int, default=BATCH, help="instances per transaction")
-    unarchive = commands.add_parser(
-        "restore-archive", help="put archived instances back into the live tables"
+    unarchive = _command(
+        commands, "restore-archive", "put archived instances back into the live tables"
     )
     unarchive.add_argument("ids", nargs="+", type=uuid.UUID, help="instance ids (UUIDs)")
     return root
@@ -282,6 +367,44 @@ def backup_or_restore(settings: Settings, args: argparse.Namespace) -> None:
         sys.exit(f"flowdesk {args.command}: {error}")
 
 
+async def on_the_data(args: argparse.Namespace, settings: Settings, password: str | None) -> bool:
+    """Run a command that works on the data; False when it did not do all it was asked."""
+    engine = create_engine(settings)
+    sessions = create_sessionmaker(engine)
+    try:
+        match args.command:
+            case "user":
+                assert password is not None
+                await console.add_user(
+                    sessions,
+                    settings,
+                    args.username,
+                    password,
+                    display_name=args.display_name,
+                    email=args.email,
+                    groups=args.group,
+                    admin=args.admin,
+                )
+            case "deploy":
+                return await console.deploy(sessions, settings, args.files, as_user=args.as_user)
+            case "instances":
+                await console.list_instances(
+                    sessions, settings, statuses=args.status, key=args.key, limit=args.limit
+                )
+            case "tasks":
+                await console.list_tasks(
+                    sessions,
+                    settings,
+                    username=args.user,
+                    statuses=args.status,
+                    key=args.key,
+                    limit=args.limit,
+                )
+        return True
+    finally:
+        await engine.dispose()
+
+
 async def until_stopped(work: Coroutine[Any, Any, None]) -> None:
     """Run `work` until SIGTERM (what Docker and Kubernetes send) or SIGINT, then let it
     wind down: a worker finishes what it holds and leaves its task queue cleanly."""
@@ -310,12 +433,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             case "dev":
                 with contextlib.suppress(KeyboardInterrupt):
                     asyncio.run(run_dev(settings))
-            case "user":
-                asyncio.run(add_user(settings, args))
             case "backup" | "restore":
                 backup_or_restore(settings, args)
             case "archive" | "restore-archive":
                 asyncio.run(archive_or_restore(settings, args))
+            case "user" | "deploy" | "instances" | "tasks":
+                try:
+                    password = None
+                    if args.command == "user":
+                        password = args.password or read_password(sys.stdin)
+                    done = asyncio.run(on_the_data(args, settings, password))
+                except FlowdeskError as refused:
+                    # A refusal is one line, as `flowdesk deploy` prints a definition's problems.
+                    sys.exit(f"flowdesk {args.command}: {refused.message}")
+                if not done:
+                    sys.exit(1)
     except WeakSecret as exc:
         # Outside `flowdesk dev` (which makes its own), a known or short secret would let
         # anyone sign tokens: refuse to start, saying how to make one.

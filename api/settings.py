@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     home: Path = Path(".flowdesk")
-    admin_username: str | None = None
+    # The admin that `flowdesk dev` makes, and whom GraphiQL's first query logs in.
+    admin_username: str = "admin"
     admin_password: SecretStr | None = None
     graphiql: bool = False
     introspection: bool = False

@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import templates
 from api.auth.tokens import TokenIssuer
-from api.cli import read_templates
 from api.services.definitions import DefinitionService
 from api.services.users import UserService
 from bench.http import Connection
@@ -49,7 +49,7 @@ async def fill(stack: Stack, total_tasks: int) -> InboxFixture:
     assert stack.sessions is not None
     definitions = DefinitionService(stack.sessions)
     deployer = await UserService(stack.sessions, TokenIssuer(stack.settings)).principal(me.id)
-    ids = [(await definitions.deploy(doc, deployer)).id for doc in read_templates()]
+    ids = [(await definitions.deploy(doc, deployer)).id for doc in templates.documents()]
     array = "ARRAY[" + ",".join(f"'{i}'" for i in ids) + "]::uuid[]"
     await stack.sql(
         "INSERT INTO users (id, username, password_hash, roles, created_at)"

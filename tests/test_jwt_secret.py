@@ -35,14 +35,14 @@ def example_secret() -> str:
     [None, "x" * 31, "change-me-to-32-random-bytes-or-more-please", "example"],
     ids=["none", "31-bytes", "placeholder", "env-example"],
 )
-def test_an_unusable_secret_refuses_the_app_and_the_issuer(secret: str | None) -> None:
+def test_an_unusable_secret_refuses_the_app_and_any_token(secret: str | None) -> None:
     if secret == "example":
         secret = example_secret()
     settings = Settings(jwt_secret=SecretStr(secret) if secret is not None else None)
     with pytest.raises(WeakSecret, match="FLOWDESK_JWT_SECRET"):
         create_app(settings)
     with pytest.raises(WeakSecret):
-        TokenIssuer(settings)
+        TokenIssuer(settings).issue(uuid.uuid4(), "someone")
 
 
 def test_a_secret_of_32_random_bytes_is_taken() -> None:

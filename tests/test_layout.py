@@ -10,7 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", ["engine", "api", "schema", "resolvers", "workers", "migrations"])
+@pytest.mark.parametrize(
+    "name", ["engine", "api", "schema", "resolvers", "workers", "migrations", "templates"]
+)
 def test_package_resolves_into_this_repository(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__file__ is not None

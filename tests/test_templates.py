@@ -34,8 +34,8 @@ from starlette.routing import Route
 from strawberry.relay import GlobalID
 from temporalio.client import Client
 
+import templates
 from api.auth.tokens import TokenIssuer
-from api.cli import read_templates
 from api.embedded import free_port
 from api.services.definitions import definition_problems
 from api.services.users import UserService
@@ -93,7 +93,7 @@ def test_template_matches_the_published_json_schema(name: str) -> None:
 def test_flowdesk_dev_reads_every_template_and_not_the_schema() -> None:
     """`flowdesk dev` deploys templates/*.json; the schema lives in a subfolder so the glob
     does not take it for a template."""
-    assert [document["key"] for document in read_templates()] == TEMPLATE_NAMES
+    assert [document["key"] for document in templates.documents()] == TEMPLATE_NAMES
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -120,7 +120,7 @@ async def test_templates_deploy_in_the_order_flowdesk_dev_deploys_them(
     """Under their own keys, in file order: a call activity's definition (due_diligence)
     must be deployed before its caller (vendor_onboarding)."""
     caller = await client.login((await make_user(users)).username)
-    for document in read_templates():
+    for document in templates.documents():
         deployed = await deploy(caller, document)
         assert deployed["key"] == document["key"]
 

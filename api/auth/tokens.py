@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
@@ -48,7 +49,10 @@ class TokenClaims:
 
 class TokenIssuer:
     def __init__(self, settings: Settings) -> None:
-        self._key = signing_key(settings)
+        # Checked when first needed, not here: commands that never sign nor verify a token
+        # (`flowdesk user add`, `flowdesk deploy`) run without a secret; the API refuses to
+        # start without one (create_app).
+        self._settings = settings
         self._issuer = settings.jwt_issuer
         self._ttl = settings.jwt_ttl_seconds
         self._registry = jwt.JWTClaimsRegistry(
@@ -56,6 +60,10 @@ class TokenIssuer:
             sub={"essential": True},
             exp={"essential": True},
         )
+
+    @functools.cached_property
+    def _key(self) -> OctKey:
+        return signing_key(self._settings)
 
     def issue(self, user_id: uuid.UUID, username: str) -> str:
         now = int(time.time())

@@ -19,16 +19,20 @@ class StackUrls:
     database_url: str
     redis_url: str
     temporal_address: str
+    # Temporal's web UI, when the stack runs it.
+    temporal_ui_url: str | None = None
 
 
 class EmbeddedStack(Service):
     """PostgreSQL, Redis and Temporal under one home: home/pg, home/redis, home/temporal.db."""
 
-    def __init__(self, home: Path, *, temporal_in_memory: bool = False) -> None:
+    def __init__(
+        self, home: Path, *, temporal_in_memory: bool = False, temporal_ui: bool = False
+    ) -> None:
         self.home = home.resolve()
         self.postgres = EmbeddedPostgres(self.home)
         self.redis = EmbeddedRedis(self.home)
-        self.temporal = TemporalDevServer(None if temporal_in_memory else self.home)
+        self.temporal = TemporalDevServer(None if temporal_in_memory else self.home, ui=temporal_ui)
 
     async def start(self) -> StackUrls:
         try:
@@ -36,6 +40,7 @@ class EmbeddedStack(Service):
                 database_url=await self.postgres.start(),
                 redis_url=await self.redis.start(),
                 temporal_address=await self.temporal.start(),
+                temporal_ui_url=self.temporal.ui_url,
             )
         except BaseException:
             self.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import shutil
@@ -33,7 +34,7 @@ def temporal_binary() -> Path:
 
 
 class TemporalDevServer(Service):
-    """`temporal server start-dev`, headless, on 127.0.0.1.
+    """`temporal server start-dev` on 127.0.0.1: headless, or with its web UI at `ui_url`.
 
     State goes to home/temporal.db, or stays in memory when home is None (tests). `fast` adds the
     SQLite pragmas DESIGN.md's load tests use: with the default ones the dev server's single
@@ -47,6 +48,7 @@ class TemporalDevServer(Service):
         port: int | None = None,
         namespace: str = "default",
         fast: bool = False,
+        ui: bool = False,
     ) -> None:
         self.namespace = namespace
         port = free_port() if port is None else port
@@ -55,7 +57,6 @@ class TemporalDevServer(Service):
             str(temporal_binary()),
             "server",
             "start-dev",
-            "--headless",
             "--ip",
             "127.0.0.1",
             "--port",
@@ -65,6 +66,13 @@ class TemporalDevServer(Service):
             "--log-level",
             "warn",
         ]
+        self._ui_port = free_port() if ui else None
+        if self._ui_port is None:
+            argv.append("--headless")
+        else:
+            # No news feed: the UI would fetch it from the internet.
+            argv += ["--ui-ip", "127.0.0.1", "--ui-port", str(self._ui_port)]
+            argv.append("--ui-disable-news-fetch")
         self._lock: HomeLock | None = None
         log = None
         if home is not None:
@@ -99,7 +107,20 @@ class TemporalDevServer(Service):
             )
         except (RuntimeError, RPCError):
             return False
+        if self._ui_port is not None:
+            # The UI's port opens on its own, a moment after the frontend's.
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self._ui_port)
+            except OSError:
+                return False
+            writer.close()
+            await writer.wait_closed()
         return True
+
+    @property
+    def ui_url(self) -> str | None:
+        """Where the web UI answers, when this server runs it."""
+        return None if self._ui_port is None else f"http://127.0.0.1:{self._ui_port}"
 
     def stop(self) -> None:
         atexit.unregister(self.stop)

@@ -89,6 +89,23 @@ class UserService:
             await throttle.succeeded(attempt)
         return self._tokens.issue(user.id, user.username), user
 
+    async def by_username(self, username: str) -> User:
+        async with self._reads() as session:
+            user = (await session.exec(select(User).where(User.username == username))).first()
+        if user is None:
+            raise NotFound(f"no user '{username}'")
+        return user
+
+    async def usernames(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        async with self._reads() as session:
+            rows = await session.exec(
+                select(User.id, User.username).where(col(User.id).in_(wanted))
+            )
+            return dict(rows.all())
+
     async def principal(self, user_id: uuid.UUID) -> Principal:
         """The caller behind a verified token; a deleted or deactivated user is no longer
         authenticated."""
