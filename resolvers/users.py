@@ -22,7 +22,7 @@ from schema.users import (
 
 async def login(info: Ctx, username: str, password: str) -> AuthPayload:
     token, user = await info.context.services.users.login(username, password)
-    return AuthPayload(token=token, user=User.from_row(user))
+    return AuthPayload(token=token, user=User.from_row(user, own=True))
 
 
 async def me(info: Ctx) -> User:
