@@ -69,7 +69,7 @@ class InstanceControl:
         row = await self._controllable(principal, instance_id)
         await self._instances.check_variables(row, {**row.variables, **variables})
         return await self._send(
-            principal, instance_id, {"kind": "set_variables", "variables": variables}
+            principal, instance_id, {"kind": "set_variables", "variables": variables}, row=row
         )
 
     async def send_message(
@@ -150,10 +150,13 @@ class InstanceControl:
         event: dict[str, Any],
         *,
         readers_may: bool = False,
+        row: ProcessInstance | None = None,
     ) -> ProcessInstance:
-        if readers_may:
+        """Send `event` to the instance's workflow; `row` is the instance when the caller
+        has been checked already."""
+        if row is None and readers_may:
             row = await self._instances.readable(principal, instance_id)
-        else:
+        elif row is None:
             row = await self._controllable(principal, instance_id)
         if row.status in FINAL_STATUSES:
             raise Conflict(f"the instance is {row.status.value.lower()}")
