@@ -24,7 +24,7 @@ async def login(info: Ctx, username: str, password: str) -> AuthPayload:
     token, user = await info.context.services.users.login(
         username, password, client=info.context.client_address
     )
-    return AuthPayload(token=token, user=User.from_row(user))
+    return AuthPayload(token=token, user=User.from_row(user, own=True))
 
 
 async def me(info: Ctx) -> User:

@@ -24,7 +24,9 @@ class Group:
         description="Users in the group, by username; empty unless the caller administers users."
     )
     async def members(self, info: Ctx) -> list[User]:
-        if not sees_members(info.context.require_user()):
+        # No caller only in the answer to `login`, which shows no members.
+        principal = info.context.principal
+        if principal is None or not sees_members(principal):
             return []
         rows = await info.context.loaders.members_of_group.load(self.key)
         return [User.from_row(r) for r in rows]
@@ -69,12 +71,16 @@ class User(relay.Node):
         rows = await info.context.loaders.groups_of_user.load(self.pk)
         return [Group.from_row(r) for r in rows]
 
+    # Set for the answer to `login`, whose caller has no token yet: it is their own account.
+    own: strawberry.Private[bool] = False
+
     def _private(self, info: Ctx) -> bool:
-        return sees_private(info.context.require_user(), self.pk)
+        return self.own or sees_private(info.context.require_user(), self.pk)
 
     @classmethod
-    def from_row(cls, row: models.User) -> User:
+    def from_row(cls, row: models.User, *, own: bool = False) -> User:
         return cls(
+            own=own,
             id=str(row.id),
             pk=row.id,
             username=row.username,

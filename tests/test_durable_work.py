@@ -23,7 +23,7 @@ from api.models import Task
 from api.services.users import UserService
 from api.settings import Settings
 from schema.ids import decode_id
-from tests.client import GraphQLClient
+from tests.client import PASSWORD, GraphQLClient
 from tests.conftest import make_user
 from tests.factories import complete, deploy, process, start, task
 from tests.instance_reads import FIELDS, LIVE, read, until
@@ -77,7 +77,11 @@ async def people(users: UserService, settings: Settings) -> tuple[str, list[Any]
     with fresh definitions."""
     group = f"team-{uuid.uuid4().hex[:10]}"
     issuer = TokenIssuer(settings)
-    made = [await make_user(users, groups=[group]) for _ in range(4)]
+    # The worker also repairs instances (setInstanceVariables needs instance:manage).
+    worker = await users.create_user(
+        f"user-{uuid.uuid4().hex[:10]}", PASSWORD, groups=[group], roles=["operator"]
+    )
+    made = [worker, *[await make_user(users, groups=[group]) for _ in range(3)]]
     return group, [(u.id, u.username, issuer.issue(u.id, u.username)) for u in made]
 
 

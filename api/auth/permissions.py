@@ -27,7 +27,7 @@ class Permission(enum.StrEnum):
     USER_ADMIN = "user:admin"
 
 
-P = Permission
+_P = Permission
 
 ADMIN_ROLE = "admin"
 # What every new account gets: existing accounts were given it by the migration that
@@ -39,29 +39,29 @@ BUILTIN_ROLES: Mapping[str, frozenset[Permission]] = {
     ADMIN_ROLE: frozenset(Permission),
     # Models processes and watches how they run.
     "designer": frozenset(
-        {P.DEFINITION_DEPLOY, P.DEFINITION_READ, P.INSTANCE_READ, P.HISTORY_READ}
+        {_P.DEFINITION_DEPLOY, _P.DEFINITION_READ, _P.INSTANCE_READ, _P.HISTORY_READ}
     ),
     # Runs the processes: controls any instance it may see, hands tasks to people.
     "operator": frozenset(
         {
-            P.DEFINITION_READ,
-            P.INSTANCE_START,
-            P.INSTANCE_READ,
-            P.INSTANCE_MANAGE,
-            P.TASK_WORK,
-            P.TASK_ASSIGN,
-            P.HISTORY_READ,
+            _P.DEFINITION_READ,
+            _P.INSTANCE_START,
+            _P.INSTANCE_READ,
+            _P.INSTANCE_MANAGE,
+            _P.TASK_WORK,
+            _P.TASK_ASSIGN,
+            _P.HISTORY_READ,
         }
     ),
     # Everyday participant: starts processes, works tasks, deploys keys of their own.
     DEFAULT_ROLE: frozenset(
         {
-            P.DEFINITION_DEPLOY,
-            P.DEFINITION_READ,
-            P.INSTANCE_START,
-            P.INSTANCE_READ,
-            P.TASK_WORK,
-            P.HISTORY_READ,
+            _P.DEFINITION_DEPLOY,
+            _P.DEFINITION_READ,
+            _P.INSTANCE_START,
+            _P.INSTANCE_READ,
+            _P.TASK_WORK,
+            _P.HISTORY_READ,
         }
     ),
 }

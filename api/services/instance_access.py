@@ -47,11 +47,14 @@ def visible_sql(principal: Principal) -> sa.ColumnElement[bool]:
 
 
 async def seen_directly(
-    session: AsyncSession, principal: Principal, instance_id: uuid.UUID
-) -> bool:
+    session: AsyncSession, principal: Principal, instance_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The instances among `instance_ids` the caller sees directly: one statement."""
     if principal.is_admin:
-        return True
+        return set(instance_ids)
     found = await session.exec(
-        select(1).where(col(ProcessInstance.id) == instance_id, direct_sql(principal))
+        select(ProcessInstance.id).where(
+            col(ProcessInstance.id).in_(instance_ids), direct_sql(principal)
+        )
     )
-    return found.first() is not None
+    return set(found.all())

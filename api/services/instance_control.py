@@ -98,6 +98,7 @@ class InstanceControl:
             principal,
             instance_id,
             SetVariablesRequest(actor=principal.username, variables=variables),
+            row=row,
         )
 
     async def send_message(
@@ -181,10 +182,13 @@ class InstanceControl:
         event: ControlRequest,
         *,
         readers_may: bool = False,
+        row: ProcessInstance | None = None,
     ) -> ProcessInstance:
-        if readers_may:
+        """Send `event` to the instance's workflow; `row` is the instance when the caller
+        has been checked already."""
+        if row is None and readers_may:
             row = await self._instances.readable(principal, instance_id)
-        else:
+        elif row is None:
             row = await self._controllable(principal, instance_id)
         if row.status in FINAL_STATUSES:
             raise Conflict(f"the instance is {row.status.value.lower()}")

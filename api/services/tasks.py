@@ -139,7 +139,7 @@ class TaskService:
         direct: set[uuid.UUID] = set()
         if pending:
             async with self._reads() as session:
-                direct = {i for i in pending if await seen_directly(session, principal, i)}
+                direct = await seen_directly(session, principal, pending)
         return [t for t in tasks if may_see(principal, t) or t.instance_id in direct]
 
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> list[Task | None]:
@@ -328,7 +328,7 @@ class TaskService:
         )
 
     async def comment(self, principal: Principal, task_id: uuid.UUID, message: str) -> TaskComment:
-        """Anyone who may see a task may comment on it, open or closed."""
+        """Anyone with task:work who may see a task may comment on it, open or closed."""
         principal.require(Permission.TASK_WORK)
         message = message.strip()
         if not message or len(message) > MAX_COMMENT:
@@ -559,7 +559,7 @@ class TaskService:
         or may not be seen."""
         task = await session.get(Task, task_id)
         if task is None or not (
-            may_see(principal, task) or await seen_directly(session, principal, task.instance_id)
+            may_see(principal, task) or await seen_directly(session, principal, {task.instance_id})
         ):
             raise NotFound("no such task")
         return task

@@ -120,3 +120,37 @@ async def test_a_password_change_needs_the_current_one_and_is_audited_without_it
     async with engine_of(sessions).connect() as connection:
         logged = (await connection.execute(sa.text("SELECT changes::text FROM audit_log"))).all()
     assert not any(new in row[0] or PASSWORD in row[0] or "argon2" in row[0] for row in logged)
+
+
+LOGIN = """mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
+  user { username email roles groups { key members { username } } } } }"""
+CREATE = """mutation($u: String!, $p: String!, $r: [String!]) {
+  createUser(username: $u, password: $p, roles: $r) { username roles } }"""
+
+
+async def test_login_answers_the_users_own_account_and_nothing_of_others(
+    people: Any, client: GraphQLClient, unique: str
+) -> None:
+    group = f"login-{unique}"
+    person, _ = await people(groups=[group]), await people(groups=[group])
+    user = (await client.execute(LOGIN, {"u": person.username, "p": PASSWORD}))["login"]["user"]
+    assert user == {
+        "username": person.username,
+        "email": person.row.email,
+        "roles": ["user"],
+        "groups": [{"key": group, "members": []}],
+    }
+
+
+async def test_created_users_get_the_default_role_and_only_roles_that_exist(
+    people: Any, sessions: SessionMaker, unique: str
+) -> None:
+    admin = await people(roles=["admin"])
+    made = await admin.client.execute(
+        CREATE, {"u": f"op-{unique}", "p": PASSWORD, "r": ["operator"]}
+    )
+    assert made["createUser"] == {"username": f"op-{unique}", "roles": ["operator", "user"]}
+    before = await snapshot(sessions)
+    bad = {"u": f"x-{unique}", "p": PASSWORD, "r": [f"ghost-{unique}"]}
+    assert await refused(admin.client, CREATE, bad) == "NOT_FOUND"
+    assert await snapshot(sessions) == before

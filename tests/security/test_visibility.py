@@ -8,7 +8,7 @@ from typing import Any
 
 from api.db import SessionMaker
 from schema.ids import encode_id
-from tests.factories import deploy, fresh_key, start
+from tests.factories import deploy, fresh_key, one_task, start
 from tests.security.conftest import refused, snapshot
 
 INSTANCE = """query($id: ID!) { processInstance(id: $id) {
@@ -28,6 +28,8 @@ NODE = """query($id: ID!) { node(id: $id) { id
   ... on User { username email roles groups { key members { username } } } } }"""
 COMMENT = "mutation($id: ID!, $m: String!) { addTaskComment(id: $id, message: $m) { id } }"
 USER = "query($id: ID!) { node(id: $id) { ... on User { username email roles groups { key } } } }"
+NESTED_PEOPLE = """query($id: ID!) { task(id: $id) { instance {
+  startedBy { username email roles groups { key } } } } }"""
 ME = "{ me { username email roles groups { key members { username } } } }"
 
 MUTATIONS = {
@@ -164,6 +166,17 @@ async def test_other_users_email_groups_and_roles_are_hidden_except_to_admins(
     assert mine["roles"] == ["user"]
     # Their own groups, but not who else is in them.
     assert mine["groups"] == [{"key": group, "members": []}]
+
+    # Nor through the people an object names.
+    key = (await deploy(person.client, one_task(group=group)))["key"]
+    started = await start(person.client, key)
+    nested = await other.client.execute(NESTED_PEOPLE, {"id": started["tasks"][0]["id"]})
+    assert nested["task"]["instance"]["startedBy"] == {
+        "username": person.username,
+        "email": None,
+        "roles": [],
+        "groups": [],
+    }
 
     by_admin = (await admin.client.execute(NODE, {"id": person.id}))["node"]
     assert by_admin["email"] == person.row.email
