@@ -292,7 +292,8 @@ class HistoryEvent(SQLModel, table=True):
 
     `tx` is the writing transaction's id: rows of one transaction appear together at its
     commit, and (tx, id) orders them so that a reader which only reads below the oldest
-    transaction still running never sees a row appear behind its cursor. The audience is
+    writer of the log still running never sees a row appear behind its cursor (see
+    api/services/event_log.py). The audience is
     fixed when the event is written: who the event concerned then (a task's assignee
     before and after, its candidates, the actor), not who it concerns now."""
 
