@@ -17,8 +17,6 @@ from typing import Any
 
 import httpx
 
-from api.errors import BadUserInput
-from api.inputs import check_value
 from api.settings import Settings
 from workers.egress import EgressPolicy, EgressRefused, Unresolved
 
@@ -56,8 +54,7 @@ class HttpAction:
     FLOWDESK_HTTP_MAX_SECONDS for the whole exchange, redirects included). Returns
     {status, headers, body}; 4xx fails with HTTP_4XX, 5xx with HTTP_5XX, no answer with
     HTTP_UNREACHABLE, no answer in time with HTTP_TIMEOUT, a body past
-    FLOWDESK_HTTP_MAX_RESPONSE_BYTES with HTTP_RESPONSE_TOO_LARGE, a body that cannot be
-    stored in the variables with HTTP_BAD_RESPONSE; a URL (or a redirect) the egress
+    FLOWDESK_HTTP_MAX_RESPONSE_BYTES with HTTP_RESPONSE_TOO_LARGE; a URL (or a redirect) the egress
     policy refuses fails with EGRESS_REFUSED, without retries."""
 
     def __init__(self, client: httpx.AsyncClient, policy: EgressPolicy, limits: HttpLimits) -> None:
@@ -165,14 +162,6 @@ class HttpAction:
             body = json.loads(text)
         except (ValueError, RecursionError):
             body = text
-        try:
-            # The answer goes into the variables: what PostgreSQL cannot store would fail
-            # the instance's next write, again and again.
-            check_value(body, "body")
-        except BadUserInput as exc:
-            raise ActionFailed(
-                "HTTP_BAD_RESPONSE", f"{url}: {exc.message}", retryable=False
-            ) from exc
         return {"status": response.status_code, "headers": dict(response.headers), "body": body}
 
 

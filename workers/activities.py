@@ -10,8 +10,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from api.db import SessionMaker
-from api.errors import NotFound
+from api.errors import BadUserInput, NotFound
 from api.events import EventBus
+from api.inputs import check_value
 from api.metrics import ACTIONS, TRANSITIONS
 from api.services.definitions import DefinitionService
 from api.services.transitions import apply_transition
@@ -74,6 +75,17 @@ class ProcessActivities:
             ACTIONS.labels(input.action, exc.code).inc()
             raise ApplicationError(
                 exc.message, type=exc.code, non_retryable=not exc.retryable
+            ) from exc
+        try:
+            # The result goes into the variables: what PostgreSQL cannot store (a NUL
+            # in an answer) would fail the instance's next write, again and again.
+            check_value(result, "result")
+        except BadUserInput as exc:
+            ACTIONS.labels(input.action, "BAD_RESULT").inc()
+            raise ApplicationError(
+                f"the result of {input.action!r} cannot be stored: {exc.message}",
+                type="BAD_RESULT",
+                non_retryable=True,
             ) from exc
         ACTIONS.labels(input.action, "ok").inc()
         return result
