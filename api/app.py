@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from cross_web import HTTPException
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel import select
 from starlette.applications import Starlette
@@ -32,6 +33,7 @@ from api.live.websocket import ConnectionRefused, FlowdeskTransportWS, subscript
 from api.logs import RequestLogContext
 from api.settings import Settings
 from api.temporal import connect_temporal
+from api.tracing import trace_statements, traced, tracer_provider
 from schema.root import build_schema
 
 log = logging.getLogger(__name__)
@@ -112,16 +114,19 @@ def _log_user(context: RequestContext) -> None:
         structlog.contextvars.bind_contextvars(user=context.principal.username)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The app; `WeakSecret` (before anything starts) when the JWT secret is unusable."""
+def create_app(settings: Settings, *, tracing: TracerProvider | None = None) -> Starlette:
+    """The app; `WeakSecret` (before anything starts) when the JWT secret is unusable.
+    Traced to `tracing`, else to FLOWDESK_OTLP_ENDPOINT when it is set (api/tracing.py)."""
     signing_key(settings)
+    tracing = tracing or tracer_provider(settings, "flowdesk-api")
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        trace_statements(engine, tracing)
         redis = await connect_redis(settings.redis_url, name=f"{settings.event_channel_prefix}:api")
-        temporal = await connect_temporal(settings)
+        temporal = await connect_temporal(settings, tracing=tracing)
         services = Services.build(settings, create_sessionmaker(engine), temporal, redis)
         state["services"] = services
         graphql.app = FlowdeskGraphQL(services)
@@ -179,7 +184,11 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         # The request id first, so that a request the limits refuse is logged with it too.
-        middleware=[Middleware(RequestLogContext), *edge.edge_middleware(settings)],
+        middleware=[
+            *traced(tracing),
+            Middleware(RequestLogContext),
+            *edge.edge_middleware(settings),
+        ],
         lifespan=lifespan,
     )
 

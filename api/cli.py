@@ -37,6 +37,7 @@ from api.services.archive import BATCH, ArchiveService
 from api.services.tasks import TaskService
 from api.settings import Settings
 from api.temporal import connect_temporal
+from api.tracing import trace_statements, tracer_provider
 from engine.durations import parse_duration
 from engine.enums import InstanceStatus, TaskStatus
 from workers.actions import load_actions
@@ -82,9 +83,11 @@ async def serve_api(settings: Settings, *, listening: Callable[[], None] = lambd
 async def run_worker(settings: Settings) -> None:
     """Run workflows and activities, and the relay of completions that did not land."""
     engine = create_engine(settings)
+    tracing = tracer_provider(settings, "flowdesk-worker")
+    trace_statements(engine, tracing)
     redis = await connect_redis(settings.redis_url)
     try:
-        client = await connect_temporal(settings)
+        client = await connect_temporal(settings, tracing=tracing)
         sessions = create_sessionmaker(engine)
         bus = EventBus(redis, settings.event_channel_prefix)
         tasks = TaskService(sessions, client, bus, answer_within=settings.workflow_answer_seconds)
@@ -137,7 +140,7 @@ _DATABASE = (
 _EVENTS = ("redis_url", "event_channel_prefix")
 _TEMPORAL = ("temporal_address", "temporal_namespace", "task_queue")
 _TOKENS = ("jwt_secret", "jwt_issuer", "jwt_ttl_seconds")
-_LOGS = ("log_level", "log_format")
+_LOGS = ("log_level", "log_format", "otlp_endpoint")
 _LOGIN = tuple(name for name in Settings.model_fields if name.startswith("login_"))
 _LIMITS = ("max_query_depth", "max_body_bytes", "max_header_bytes", "max_json_depth")
 _LIVE = (

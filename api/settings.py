@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     worker_cached_workflows: int = 1000
     # Log lines as JSON for a collector, or `console` for a person (`flowdesk dev`'s default).
     log_format: Literal["json", "console"] = "json"
+    # An OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces): tracing is off
+    # without one (api/tracing.py).
+    otlp_endpoint: str | None = None
     log_level: str = "INFO"
     # Where `flowdesk worker` serves /metrics (transitions, service actions); off if unset.
     worker_metrics_port: int | None = None

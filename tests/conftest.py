@@ -158,11 +158,15 @@ async def run_worker(
 
 
 @contextlib.asynccontextmanager
-async def serve_app(settings: Settings) -> AsyncIterator[str]:
-    """The app served by uvicorn on settings.port, as clients reach it."""
+async def serve_app(settings: Settings, **options: Any) -> AsyncIterator[str]:
+    """The app (create_app with `options`) served by uvicorn on settings.port, as clients
+    reach it."""
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
+            create_app(settings, **options),
+            host="127.0.0.1",
+            port=settings.port,
+            log_level="warning",
         )
     )
     task = asyncio.create_task(server.serve())

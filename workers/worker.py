@@ -22,7 +22,8 @@ from workers.workflow import ProcessWorkflow
 
 # The pure core and its native and modelling libraries are deterministic: loading them
 # once, outside the sandbox, saves re-importing them for every workflow run.
-PASSTHROUGH_MODULES = ("engine", "cel", "pydantic", "pydantic_core")
+# opentelemetry: the tracing interceptor's workflow half makes its spans inside the sandbox.
+PASSTHROUGH_MODULES = ("engine", "cel", "pydantic", "pydantic_core", "opentelemetry")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
