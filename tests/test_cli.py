@@ -8,6 +8,8 @@ import asyncio
 import json
 import os
 import pty
+import select
+import signal
 import sys
 from pathlib import Path
 
@@ -85,26 +87,36 @@ async def test_user_add_prompts_twice_on_a_terminal(
 ) -> None:
     """getpass reads from the terminal, so the test gives the command one (a pty)."""
 
+    def read(fd: int) -> bytes:
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, "the command wrote nothing for 60 s"
+        try:
+            return os.read(fd, 1024)
+        except OSError:  # the child closed the terminal
+            return b""
+
     def run() -> bytes:
         pid, fd = pty.fork()
         if pid == 0:  # the child: the command, with the pty as its terminal
             os.environ["FLOWDESK_DATABASE_URL"] = settings.database_url
             os.execv(str(FLOWDESK), [str(FLOWDESK), "user", "add", f"tty-{unique}"])
-        seen = b""
-        for answer in (b"typed secret 1\n", b"typed secret 1\n"):
-            while not seen.rstrip().endswith(b":"):
-                seen += os.read(fd, 1024)
-            os.write(fd, answer)
-            seen += os.read(fd, 1024)
-        while True:
-            try:
-                chunk = os.read(fd, 1024)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-        _, status = os.waitpid(pid, 0)
+        try:
+            seen = b""
+            for prompt in (b"Password: ", b"Password again: "):
+                # Answer only once the prompt is out: getpass flushes what was typed
+                # before it asks.
+                while not seen.endswith(prompt):
+                    chunk = read(fd)
+                    assert chunk, seen
+                    seen += chunk
+                os.write(fd, b"typed secret 1\n")
+            while chunk := read(fd):
+                seen += chunk
+            _, status = os.waitpid(pid, 0)
+        except BaseException:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
         assert os.waitstatus_to_exitcode(status) == 0, seen
         return seen
 
