@@ -280,9 +280,11 @@ class DefinitionService:
     ) -> ProcessDefinition:
         """The version (the latest when none is given) when the caller may read it; the
         same NOT_FOUND when it does not exist or may not be read."""
-        row = await self.find(key, version)
-        if row.id not in await self.visible(principal, [row]):
-            raise _not_found(key, version)
+        row = await self._find(key, version)
+        if row is None or row.id not in await self.visible(principal, [row]):
+            # Only keys the caller may read are suggested: others must stay unknown.
+            hint = "" if version is not None else did_you_mean(key, await self._readable(principal))
+            raise _not_found(key, version, hint)
         return row
 
     async def find(self, key: str, version: int | None = None) -> ProcessDefinition:
@@ -330,6 +332,14 @@ class DefinitionService:
                 )
             ).first()
             return row
+
+    async def _readable(self, principal: Principal) -> set[str]:
+        """The keys the caller may read."""
+        async with self._reads() as session:
+            rows = await session.exec(
+                select(ProcessDefinition.key).where(readable_sql(principal)).distinct()
+            )
+            return set(rows.all())
 
     @staticmethod
     async def _keys(session: Any) -> set[str]:
@@ -436,6 +446,6 @@ async def _owners(session: Any, key: str) -> set[uuid.UUID]:
     return set(rows.all())
 
 
-def _not_found(key: str, version: int | None) -> NotFound:
+def _not_found(key: str, version: int | None, hint: str = "") -> NotFound:
     suffix = f" version {version}" if version is not None else ""
-    return NotFound(f"no process definition '{key}'{suffix}")
+    return NotFound(f"no process definition '{key}'{suffix}{hint}")
