@@ -74,6 +74,9 @@ class NodeReader(Reader):
             "inclusiveGateway": self._gateway,
             "intermediateCatchEvent": self._catch_event,
             "boundaryEvent": self._boundary_event,
+            "task": self._pass_through,
+            "manualTask": self._pass_through,
+            "intermediateThrowEvent": self._pass_through,
         }
 
     def _node(self, element: ET.Element, local: str) -> dict[str, Any] | None:
@@ -112,6 +115,12 @@ class NodeReader(Reader):
 
     def _end_event(self, element: ET.Element) -> _Built:
         return "endEvent", {}
+
+    def _pass_through(self, element: ET.Element) -> _Built:
+        """A plain or manual task, or an intermediate throw event without a definition:
+        nothing for Flowdesk to run. A throw event's definition (message, signal...) is a
+        child the children check reports."""
+        return "task", {}
 
     def _gateway(self, element: ET.Element) -> _Built:
         return bpmn_local(element) or "", {}

@@ -89,6 +89,14 @@ class EndEvent(_Node):
     type: Literal[NodeType.END_EVENT] = Field(description="What the node does.")
 
 
+class Task(_Node):
+    """A step with nothing for Flowdesk to do (work done by hand, elsewhere, or a milestone
+    worth naming): a token passes straight through it. BPMN's plain task, manual task and
+    none intermediate throw event are one."""
+
+    type: Literal[NodeType.TASK] = Field(description="What the node does.")
+
+
 class ExclusiveGateway(_Node):
     """Takes the first outgoing flow whose condition holds, else the default flow; as a
     join, lets each arriving token through."""
@@ -388,6 +396,7 @@ AnyNode = (
     | ErrorBoundary
     | ReceiveTask
     | CallActivity
+    | Task
 )
 Node = Annotated[AnyNode, Field(discriminator="type")]
 """A step of the process, of the model its `type` names."""
@@ -407,6 +416,7 @@ NODE_MODELS: dict[NodeType, type[AnyNode]] = {
     NodeType.ERROR_BOUNDARY: ErrorBoundary,
     NodeType.RECEIVE_TASK: ReceiveTask,
     NodeType.CALL_ACTIVITY: CallActivity,
+    NodeType.TASK: Task,
 }
 # The nodes each kind of boundary event may be attached to.
 TIMER_HOSTS = frozenset(

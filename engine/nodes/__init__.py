@@ -35,10 +35,14 @@ if TYPE_CHECKING:
     from engine.run import Run
 
 
+# Nodes a token leaves as soon as it enters them.
+_PASS_THROUGH = frozenset({NodeType.START_EVENT, NodeType.TASK})
+
+
 def enter(run: "Run", token: Token) -> list[Token]:
     """Carry out the node the token has entered."""
     node = run.definition.node(token.node_id)
-    if node.type is NodeType.START_EVENT or node.is_boundary:
+    if node.type in _PASS_THROUGH or node.is_boundary:
         run.take(token, run.only_flow(token))
         return [token]
     if node.type is NodeType.END_EVENT:
