@@ -84,9 +84,31 @@ class StartEvent(_Node):
 
 
 class EndEvent(_Node):
-    """Where a path ends; the instance completes when its last path has."""
+    """Where a path ends; the instance completes when its last path has. A terminate end
+    ends the whole instance at once; an error end throws an error instead."""
+
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["terminate", "errorCode"]}})
 
     type: Literal[NodeType.END_EVENT] = Field(description="What the node does.")
+    terminate: bool | None = Field(
+        default=None,
+        description="true: reaching it completes the instance at once, stopping every "
+        "other path (their tasks are cancelled, their timers, service jobs and child "
+        "instances stopped).",
+    )
+    errorCode: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Throws an error with this code instead of ending the path quietly. "
+        "No errorBoundary encloses a node of a process's top level, so there the error is "
+        "uncaught: the instance goes to INCIDENT at this node. Not with terminate.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_end(self) -> "EndEvent":
+        if self.terminate is not None and self.errorCode is not None:
+            raise ValueError("an end event terminates or throws an error, not both")
+        return self
 
 
 class Task(_Node):

@@ -10,7 +10,7 @@ from uuid import UUID, uuid5
 
 from engine.commands import AppendHistory, Command, RaiseIncident, Transition
 from engine.definition import Definition, Flow
-from engine.enums import HistoryEventType, InstanceStatus
+from engine.enums import OPEN_INSTANCE_STATUSES, HistoryEventType, InstanceStatus
 from engine.expressions import (
     ExpressionError,
     evaluate,
@@ -144,6 +144,8 @@ class Run:
         """
         active = deque(tokens)
         while True:
+            if self.state.status not in OPEN_INSTANCE_STATUSES:
+                return  # a terminate end ended the instance: the other tokens are gone
             if not active:
                 active.extend(fire_inclusive_join(self))
                 if not active:

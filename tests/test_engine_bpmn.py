@@ -535,7 +535,7 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
         "</bpmn:extensionElements><bpmn:multiInstanceLoopCharacteristics />"
         "</bpmn:serviceTask>"
         '<bpmn:userTask id="loop"><bpmn:standardLoopCharacteristics /></bpmn:userTask>'
-        '<bpmn:endEvent id="end"><bpmn:terminateEventDefinition /></bpmn:endEvent>'
+        '<bpmn:endEvent id="end"><bpmn:escalationEventDefinition /></bpmn:endEvent>'
         '<bpmn:sequenceFlow id="f" sourceRef="start" targetRef="sp1" />'
     )
     assert [(p.path, p.node_id, p.message) for p in problems(xml)] == [
@@ -570,7 +570,7 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
         (
             "bpmn:endEvent[@id='end']",
             "end",
-            "unsupported element bpmn:terminateEventDefinition in bpmn:endEvent 'end'",
+            "unsupported element bpmn:escalationEventDefinition in bpmn:endEvent 'end'",
         ),
     ]
 
