@@ -300,8 +300,7 @@ class Timer(_Node):
     attachedTo: str | None = Field(
         default=None,
         description="Id of the task the boundary timer watches (a userTask, serviceTask, "
-        "receiveTask or callActivity). A boundary timer has no incoming flow and exactly "
-        "one outgoing flow.",
+        "receiveTask or callActivity). A boundary timer has no incoming flow.",
     )
     interrupting: bool | None = Field(
         default=None,
@@ -361,7 +360,7 @@ class ErrorBoundary(_Node):
     type: Literal[NodeType.ERROR_BOUNDARY] = Field(description="What the node does.")
     attachedTo: str = Field(
         description="Id of the task watched (a serviceTask or callActivity). A boundary "
-        "event has no incoming flow and exactly one outgoing flow.",
+        "event has no incoming flow.",
     )
     errorCode: str | None = Field(
         default=None, description="The error code it catches; without it, any failure."

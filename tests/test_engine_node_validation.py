@@ -353,19 +353,6 @@ def test_a_boundary_event_with_an_incoming_flow_is_named() -> None:
     )
 
 
-@pytest.mark.parametrize("outgoing", [0, 2])
-def test_a_boundary_event_needs_exactly_one_outgoing_flow(outgoing: int) -> None:
-    raw = every_type()
-    raw["flows"] = [f for f in raw["flows"] if f["from"] != "remind"]
-    raw["flows"] += [{"from": "remind", "to": "reminded"}] * outgoing
-    problems = [p for p in validate_definition(raw) if p.node_id == "remind"]
-    assert problems[0] == Problem(
-        f"nodes[{position(raw, 'remind')}]",
-        f"a boundary event needs exactly one outgoing flow, not {outgoing}",
-        "remind",
-    )
-
-
 def test_a_path_from_a_boundary_event_counts_as_reachable() -> None:
     # `reminded` is reached only through the boundary timer on `review`.
     assert not [p for p in validate_definition(every_type()) if p.node_id == "reminded"]

@@ -45,8 +45,7 @@ def enter(run: "Run", token: Token) -> list[Token]:
     """Carry out the node the token has entered."""
     node = run.definition.node(token.node_id)
     if node.type in _PASS_THROUGH or node.is_boundary:
-        run.take(token, run.only_flow(token))
-        return [token]
+        return run.leave(token)
     if isinstance(node, EndEvent):
         ends.end(run, token, node)
         return []

@@ -17,24 +17,31 @@ def end(run: "Run", token: Token, node: EndEvent) -> None:
     if node.errorCode is not None:
         _throw(node, node.errorCode)
     run.history(HistoryEventType.NODE_LEFT, node_id=token.node_id)
-    run.state.tokens.remove(token)
     if node.terminate:
-        _terminate(run, node)
+        _terminate(run, token)
+    end_path(run, token, node.id if node.terminate else None)
+
+
+def end_path(run: "Run", token: Token, terminated_by: str | None = None) -> None:
+    """The token's path is over (its node left); the instance completes with the last."""
+    run.state.tokens.remove(token)
     if not run.state.tokens:
         run.state.status = InstanceStatus.COMPLETED
         run.history(
             HistoryEventType.INSTANCE_COMPLETED,
-            data={"terminated_by": node.id} if node.terminate else None,
+            data={"terminated_by": terminated_by} if terminated_by else None,
         )
 
 
-def _terminate(run: "Run", node: EndEvent) -> None:
+def _terminate(run: "Run", token: Token) -> None:
     """Stop every other path: what each token waits for is cancelled and it leaves its
     node; incidents on those paths and reports deferred for their work go with them."""
     for other in list(run.state.tokens):
+        if other.id == token.id:
+            continue
         cancel_waits(run, other)
         run.history(HistoryEventType.NODE_LEFT, node_id=other.node_id)
-    run.state.tokens.clear()
+    run.state.tokens[:] = [token]
     run.state.incidents.clear()
     run.state.deferred.clear()
 
