@@ -1,6 +1,7 @@
 """Terminate and error end events on the real stack: a terminate end stops the work of
 every other path (a child instance, a boundary timer) and completes the instance; an
-uncaught error end leaves it in INCIDENT at the end event."""
+uncaught error end leaves it in INCIDENT at the end event; paths without an end event
+end where they stop."""
 
 from __future__ import annotations
 
@@ -92,3 +93,30 @@ async def test_an_uncaught_error_end_puts_the_instance_in_incident_at_the_end_ev
     assert found["incident"] == f"no_budget: {message}"
     assert (await live(as_member, started["id"]))["incidents"][0]["node_id"] == "no_budget"
     assert (await read(as_member, started["id"]))["endedAt"] is None
+
+
+async def test_an_implicit_fork_and_implicit_ends_run_to_completion(
+    client: GraphQLClient, users: UserService
+) -> None:
+    member = await make_user(users, groups=["reviewers"])
+    as_member = await client.login(member.username)
+    definition = {
+        "key": process("implicit", [], [])["key"],
+        "name": "Implicit flows",
+        "nodes": [
+            {"id": "start", "type": "startEvent"},
+            task("review", "reviewers"),
+            {"id": "noted", "type": "task"},
+        ],
+        # The start event forks; neither branch has an outgoing flow or an end event.
+        "flows": [{"from": "start", "to": "review"}, {"from": "start", "to": "noted"}],
+    }
+    await deploy(as_member, definition)
+    started = await start(as_member, definition["key"])
+    assert started["status"] == "RUNNING"
+    (review,) = started["tasks"]
+    await complete(as_member, review["id"])
+    final = await until(as_member, started["id"], lambda f: f["status"] == "COMPLETED")
+    entered = [h["nodeId"] for h in final["history"] if h["type"] == "NODE_ENTERED"]
+    assert entered == ["start", "review", "noted"]
+    assert final["history"][-1]["type"] == "INSTANCE_COMPLETED"
