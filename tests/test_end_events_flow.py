@@ -120,3 +120,25 @@ async def test_an_implicit_fork_and_implicit_ends_run_to_completion(
     entered = [h["nodeId"] for h in final["history"] if h["type"] == "NODE_ENTERED"]
     assert entered == ["start", "review", "noted"]
     assert final["history"][-1]["type"] == "INSTANCE_COMPLETED"
+
+
+async def test_an_incident_dropped_by_a_terminate_in_the_same_step_leaves_no_incident(
+    client: GraphQLClient, users: UserService
+) -> None:
+    member = await make_user(users, groups=["reviewers"])
+    as_member = await client.login(member.username)
+    definition = process(
+        "terminate_over_incident",
+        [
+            {"id": "fork", "type": "parallelGateway"},
+            {"id": "charge", "type": "serviceTask", "action": "log", "input": {"x": "=nope.x"}},
+            {"id": "stop", "type": "endEvent", "terminate": True},
+        ],
+        [("start", "fork"), ("fork", "charge"), ("charge", "end"), ("fork", "stop")],
+    )
+    await deploy(as_member, definition)
+    started = await start(as_member, definition["key"])
+    assert started["status"] == "COMPLETED"
+    found = await read(as_member, started["id"])
+    assert "INCIDENT_RAISED" in [h["type"] for h in found["history"]]
+    assert (found["status"], found["incident"]) == ("COMPLETED", None)
