@@ -44,6 +44,7 @@ _HANDLED = {
     "userTask": frozenset({"multiInstanceLoopCharacteristics", "humanPerformer", "potentialOwner"}),
     "intermediateCatchEvent": frozenset({"timerEventDefinition", "messageEventDefinition"}),
     "boundaryEvent": frozenset({"timerEventDefinition", "errorEventDefinition"}),
+    "endEvent": frozenset({"terminateEventDefinition", "errorEventDefinition"}),
 }
 
 # An entry of a potentialOwner expression: `user(kermit)`, `group(management)`.
@@ -74,6 +75,9 @@ class NodeReader(Reader):
             "inclusiveGateway": self._gateway,
             "intermediateCatchEvent": self._catch_event,
             "boundaryEvent": self._boundary_event,
+            "task": self._pass_through,
+            "manualTask": self._pass_through,
+            "intermediateThrowEvent": self._pass_through,
         }
 
     def _node(self, element: ET.Element, local: str) -> dict[str, Any] | None:
@@ -111,7 +115,33 @@ class NodeReader(Reader):
         return "startEvent", {}
 
     def _end_event(self, element: ET.Element) -> _Built:
+        terminate = element.find(bpmn_tag("terminateEventDefinition"))
+        error = element.find(bpmn_tag("errorEventDefinition"))
+        if terminate is not None and error is not None:
+            self._problem("an end event terminates or throws an error, not both")
+        if terminate is not None:
+            return "endEvent", {"terminate": True}
+        if error is not None:
+            return "endEvent", self._error_end(error)
         return "endEvent", {}
+
+    def _error_end(self, definition: ET.Element) -> dict[str, Any]:
+        """The code an error end event throws, which the catching errorBoundary matches."""
+        ref = definition.get("errorRef")
+        if ref is None:
+            self._problem("an error end event needs an errorRef to an error with an errorCode")
+            return {}
+        if ref in self.errors and not self.errors[ref].get("errorCode"):
+            self._problem(f"error {ref!r} has no errorCode: an error end throws a code")
+            return {}
+        code = self._error_code(ref)
+        return {} if code is None else {"errorCode": code}
+
+    def _pass_through(self, element: ET.Element) -> _Built:
+        """A plain or manual task, or an intermediate throw event without a definition:
+        nothing for Flowdesk to run. A throw event's definition (message, signal...) is a
+        child the children check reports."""
+        return "task", {}
 
     def _gateway(self, element: ET.Element) -> _Built:
         return bpmn_local(element) or "", {}

@@ -93,3 +93,4 @@ class NodeType(StrEnum):
     ERROR_BOUNDARY = "errorBoundary"
     RECEIVE_TASK = "receiveTask"
     CALL_ACTIVITY = "callActivity"
+    TASK = "task"

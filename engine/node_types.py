@@ -84,9 +84,39 @@ class StartEvent(_Node):
 
 
 class EndEvent(_Node):
-    """Where a path ends; the instance completes when its last path has."""
+    """Where a path ends; the instance completes when its last path has. A terminate end
+    ends the whole instance at once; an error end throws an error instead."""
+
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["terminate", "errorCode"]}})
 
     type: Literal[NodeType.END_EVENT] = Field(description="What the node does.")
+    terminate: bool | None = Field(
+        default=None,
+        description="true: reaching it completes the instance at once, stopping every "
+        "other path (their tasks are cancelled, their timers, service jobs and child "
+        "instances stopped).",
+    )
+    errorCode: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Throws an error with this code instead of ending the path quietly. "
+        "No errorBoundary encloses a node of a process's top level, so there the error is "
+        "uncaught: the instance goes to INCIDENT at this node. Not with terminate.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_end(self) -> "EndEvent":
+        if self.terminate is not None and self.errorCode is not None:
+            raise ValueError("an end event terminates or throws an error, not both")
+        return self
+
+
+class Task(_Node):
+    """A step with nothing for Flowdesk to do (work done by hand, elsewhere, or a milestone
+    worth naming): a token passes straight through it. BPMN's plain task, manual task and
+    none intermediate throw event are one."""
+
+    type: Literal[NodeType.TASK] = Field(description="What the node does.")
 
 
 class ExclusiveGateway(_Node):
@@ -270,8 +300,7 @@ class Timer(_Node):
     attachedTo: str | None = Field(
         default=None,
         description="Id of the task the boundary timer watches (a userTask, serviceTask, "
-        "receiveTask or callActivity). A boundary timer has no incoming flow and exactly "
-        "one outgoing flow.",
+        "receiveTask or callActivity). A boundary timer has no incoming flow.",
     )
     interrupting: bool | None = Field(
         default=None,
@@ -331,7 +360,7 @@ class ErrorBoundary(_Node):
     type: Literal[NodeType.ERROR_BOUNDARY] = Field(description="What the node does.")
     attachedTo: str = Field(
         description="Id of the task watched (a serviceTask or callActivity). A boundary "
-        "event has no incoming flow and exactly one outgoing flow.",
+        "event has no incoming flow.",
     )
     errorCode: str | None = Field(
         default=None, description="The error code it catches; without it, any failure."
@@ -388,6 +417,7 @@ AnyNode = (
     | ErrorBoundary
     | ReceiveTask
     | CallActivity
+    | Task
 )
 Node = Annotated[AnyNode, Field(discriminator="type")]
 """A step of the process, of the model its `type` names."""
@@ -407,6 +437,7 @@ NODE_MODELS: dict[NodeType, type[AnyNode]] = {
     NodeType.ERROR_BOUNDARY: ErrorBoundary,
     NodeType.RECEIVE_TASK: ReceiveTask,
     NodeType.CALL_ACTIVITY: CallActivity,
+    NodeType.TASK: Task,
 }
 # The nodes each kind of boundary event may be attached to.
 TIMER_HOSTS = frozenset(

@@ -10,7 +10,7 @@ from uuid import UUID, uuid5
 
 from engine.commands import AppendHistory, Command, RaiseIncident, Transition
 from engine.definition import Definition, Flow
-from engine.enums import HistoryEventType, InstanceStatus
+from engine.enums import OPEN_INSTANCE_STATUSES, HistoryEventType, InstanceStatus
 from engine.expressions import (
     ExpressionError,
     evaluate,
@@ -21,7 +21,8 @@ from engine.expressions import (
 )
 from engine.failures import Failure
 from engine.nodes import enter
-from engine.nodes.gateways import fire_inclusive_join
+from engine.nodes.ends import end_path
+from engine.nodes.gateways import fire_inclusive_join, fork
 from engine.nodes.waits import cancel_timers
 from engine.state import Incident, InstanceState, Redo, Token
 
@@ -144,6 +145,8 @@ class Run:
         """
         active = deque(tokens)
         while True:
+            if self.state.status not in OPEN_INSTANCE_STATUSES:
+                return  # a terminate end ended the instance: the other tokens are gone
             if not active:
                 active.extend(fire_inclusive_join(self))
                 if not active:
@@ -177,9 +180,17 @@ class Run:
             self.incident(token, failure if redo is None else failure.to_redo(redo, result))
             return []
 
-    def only_flow(self, token: Token) -> Flow:
-        # Validation allows exactly one outgoing flow on nodes other than gateways.
-        return self.definition.outgoing(token.node_id)[0]
+    def leave(self, token: Token) -> list[Token]:
+        """Leave a node other than a gateway or an end event by its outgoing flows, as
+        BPMN defines it: one moves the token on, several fork it like a parallel gateway
+        (an implicit fork), none ends its path (an implicit end). Returns the tokens that
+        moved."""
+        flows = self.definition.outgoing(token.node_id)
+        if flows:
+            return fork(self, token, flows)
+        self.depart(token)
+        end_path(self, token)
+        return []
 
     def take(self, token: Token, flow: Flow) -> None:
         self.depart(token)

@@ -51,8 +51,6 @@ def _start_and_end(report: Report) -> None:
         node = report.definition.nodes[i]
         first = report.definition.nodes[starts[0]].id
         report.add(f"nodes[{i}].type", f"a second startEvent (the first is {first!r})", node.id)
-    if not report.positions_of(NodeType.END_EVENT):
-        report.add("nodes", "no endEvent: a definition needs at least one")
 
 
 def _flow_ends(report: Report) -> None:
@@ -77,26 +75,11 @@ def _flow_ends(report: Report) -> None:
 
 
 def _outgoing_flows(report: Report) -> None:
+    """Only a gateway needs an outgoing flow: any other node without one ends its path
+    there and one with several forks (BPMN's implicit end and implicit fork)."""
     for i, node in report.typed_nodes():
-        count = len(report.definition.outgoing(node.id))
-        if node.type is NodeType.END_EVENT:
-            continue  # its outgoing flows are reported one by one
-        if node.is_boundary:
-            if count != 1:
-                report.add(
-                    f"nodes[{i}]",
-                    f"a boundary event needs exactly one outgoing flow, not {count}",
-                    node.id,
-                )
-        elif count == 0:
-            what = "gateway" if node.type in GATEWAYS else node.type
-            report.add(f"nodes[{i}]", f"{what} has no outgoing flow", node.id)
-        elif count > 1 and node.type not in GATEWAYS:
-            report.add(
-                f"nodes[{i}]",
-                f"{node.type} has {count} outgoing flows; only a gateway may branch",
-                node.id,
-            )
+        if node.type in GATEWAYS and not report.definition.outgoing(node.id):
+            report.add(f"nodes[{i}]", "gateway has no outgoing flow", node.id)
 
 
 def _flow_conditions(report: Report) -> None:
@@ -195,12 +178,17 @@ def _reachability(report: Report) -> None:
     for i, node in report.typed_nodes():
         if node.id not in reached:
             report.add(f"nodes[{i}]", "unreachable node: no path leads to it", node.id)
-    ends = [report.definition.nodes[i].id for i in report.positions_of(NodeType.END_EVENT)]
-    if not ends:
-        return
+    # Where a path can end: an end event, or any other node but a gateway without an
+    # outgoing flow (an implicit end).
+    ends = [
+        node.id
+        for _, node in report.typed_nodes()
+        if node.type is NodeType.END_EVENT
+        or (node.type not in GATEWAYS and not report.definition.outgoing(node.id))
+    ]
     finishing = _closure(report, ends, forward=False)
     for i, node in report.typed_nodes():
-        # A node without outgoing flows, or one never reached, has its own problem.
+        # A gateway without outgoing flows, or a node never reached, has its own problem.
         if node.id in reached and node.id not in finishing and report.definition.outgoing(node.id):
             report.add(f"nodes[{i}]", "no path to an end event", node.id)
 
@@ -252,7 +240,9 @@ def _joins(report: Report) -> None:
         fork = report.definition.node(max(shared, key=lambda n: len(dominators[n])))
         if fork.id in report.untyped:
             continue  # it may have been meant as the fork
-        forks = len(report.definition.outgoing(fork.id)) > 1 and fork.type in _SYNCHRONIZING
+        # A node other than a gateway with several outgoing flows forks like a parallel one.
+        forking = fork.type in _SYNCHRONIZING or fork.type not in GATEWAYS
+        forks = len(report.definition.outgoing(fork.id)) > 1 and forking
         kind = "parallel" if node.type is NodeType.PARALLEL_GATEWAY else "inclusive"
         if not forks:
             report.add(

@@ -529,14 +529,13 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
         '<bpmn:scriptTask id="script" scriptFormat="groovy"><bpmn:script>x</bpmn:script>'
         "</bpmn:scriptTask>"
         '<bpmn:eventBasedGateway id="race" />'
-        '<bpmn:manualTask id="manual" />'
         '<bpmn:intermediateThrowEvent id="signal"><bpmn:signalEventDefinition />'
         "</bpmn:intermediateThrowEvent>"
         '<bpmn:serviceTask id="each"><bpmn:extensionElements><zeebe:taskDefinition type="x" />'
         "</bpmn:extensionElements><bpmn:multiInstanceLoopCharacteristics />"
         "</bpmn:serviceTask>"
         '<bpmn:userTask id="loop"><bpmn:standardLoopCharacteristics /></bpmn:userTask>'
-        '<bpmn:endEvent id="end"><bpmn:terminateEventDefinition /></bpmn:endEvent>'
+        '<bpmn:endEvent id="end"><bpmn:escalationEventDefinition /></bpmn:endEvent>'
         '<bpmn:sequenceFlow id="f" sourceRef="start" targetRef="sp1" />'
     )
     assert [(p.path, p.node_id, p.message) for p in problems(xml)] == [
@@ -552,11 +551,11 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
             "race",
             "unsupported element bpmn:eventBasedGateway 'race'",
         ),
-        ("bpmn:manualTask[@id='manual']", "manual", "unsupported element bpmn:manualTask 'manual'"),
         (
             "bpmn:intermediateThrowEvent[@id='signal']",
             "signal",
-            "unsupported element bpmn:intermediateThrowEvent 'signal'",
+            "unsupported element bpmn:signalEventDefinition in bpmn:intermediateThrowEvent "
+            "'signal'",
         ),
         (
             "bpmn:serviceTask[@id='each']",
@@ -571,7 +570,7 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
         (
             "bpmn:endEvent[@id='end']",
             "end",
-            "unsupported element bpmn:terminateEventDefinition in bpmn:endEvent 'end'",
+            "unsupported element bpmn:escalationEventDefinition in bpmn:endEvent 'end'",
         ),
     ]
 

@@ -1073,6 +1073,38 @@ async def _loan_scoring_failed(s: Stack) -> None:
 
 # The template waits 2 s, then 4 s, between its 3 attempts; the scenario keeps the
 # attempts and shortens the waits.
+@scenario("job_application", "hired")
+async def _job_hired(s: Stack) -> None:
+    definition = await s.deploy("job_application")
+    _, recruiter = await s.person()
+    p = await s.start(definition, recruiter, candidate="Ada", position="Engineer")
+    await p.work("screen", "recruiters", shortlisted=True)
+    await p.work("interview", "hiring_managers", hire=True, notes="strong")
+    final = await p.finish()
+    # The terminate end stopped the wait for a withdrawal: a late one is refused.
+    assert entered(final)[-2:] == ["offer_sent", "hired"]
+    assert history_types(final)[-1] == "INSTANCE_COMPLETED"
+    with pytest.raises(GraphQLError) as late:
+        await p.send("application_withdrawn", withdrawal_reason="too late")
+    assert late.value.codes == ["CONFLICT"]
+
+
+@scenario("job_application", "withdrawn_during_the_interview")
+async def _job_withdrawn(s: Stack) -> None:
+    definition = await s.deploy("job_application")
+    _, recruiter = await s.person()
+    p = await s.start(definition, recruiter, candidate="Bo", position="Designer")
+    await p.work("screen", "recruiters", shortlisted=True)
+    interview = await p.task("interview")
+    await p.send("application_withdrawn", withdrawal_reason="another offer")
+    final = await p.finish()
+    assert ends(final, definition) == ["withdrawn"]
+    assert final["variables"]["withdrawal_reason"] == "another offer"
+    (cancelled,) = [t for t in final["tasks"] if t["id"] == interview["id"]]
+    assert cancelled["status"] == "CANCELLED"
+    assert "hire" not in final["variables"]
+
+
 QUICK_RETRY = {
     "retry": {
         "maxAttempts": 3,

@@ -183,6 +183,8 @@ async def _people_of(
 
 
 def _incident(record: TransitionRecord) -> str | None:
+    if record.status in FINAL_STATUSES:
+        return None  # a terminate end may drop, in the same step, an incident just raised
     messages = [
         f"{c.node_id}: {c.message}" for c in record.commands if isinstance(c, RaiseIncident)
     ]

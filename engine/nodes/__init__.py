@@ -7,11 +7,12 @@ the token waits (or was consumed).
 
 from typing import TYPE_CHECKING
 
-from engine.enums import HistoryEventType, InstanceStatus, NodeType
+from engine.enums import NodeType
 from engine.events import CompleteTask
 from engine.failures import Failure
 from engine.node_types import (
     CallActivity,
+    EndEvent,
     Gateway,
     MultiInstance,
     Node,
@@ -22,6 +23,7 @@ from engine.node_types import (
 )
 from engine.nodes import (
     calls,
+    ends,
     gateways,
     multi_instance,
     receive_tasks,
@@ -35,14 +37,17 @@ if TYPE_CHECKING:
     from engine.run import Run
 
 
+# Nodes a token leaves as soon as it enters them.
+_PASS_THROUGH = frozenset({NodeType.START_EVENT, NodeType.TASK})
+
+
 def enter(run: "Run", token: Token) -> list[Token]:
     """Carry out the node the token has entered."""
     node = run.definition.node(token.node_id)
-    if node.type is NodeType.START_EVENT or node.is_boundary:
-        run.take(token, run.only_flow(token))
-        return [token]
-    if node.type is NodeType.END_EVENT:
-        _end(run, token)
+    if node.type in _PASS_THROUGH or node.is_boundary:
+        return run.leave(token)
+    if isinstance(node, EndEvent):
+        ends.end(run, token, node)
         return []
     if isinstance(node, Gateway):
         return gateways.enter(run, token, node)
@@ -84,11 +89,3 @@ def complete_task(run: "Run", event: CompleteTask) -> list[Token]:
     if node.multiInstance is not None:
         return multi_instance.complete(run, token, node, node.multiInstance, event)
     return user_tasks.complete(run, token, event)
-
-
-def _end(run: "Run", token: Token) -> None:
-    run.history(HistoryEventType.NODE_LEFT, node_id=token.node_id)
-    run.state.tokens.remove(token)
-    if not run.state.tokens:
-        run.state.status = InstanceStatus.COMPLETED
-        run.history(HistoryEventType.INSTANCE_COMPLETED)

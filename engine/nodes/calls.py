@@ -60,8 +60,7 @@ def apply_result(run: "Run", token: Token, variables: dict[str, Any]) -> list[To
     leave the call activity."""
     node = run.definition.node_of(token.node_id, CallActivity)
     run.state.variables.update(run.mapped("outputs", node.outputs or {}, variables))
-    run.take(token, run.only_flow(token))
-    return [token]
+    return run.leave(token)
 
 
 def failed(run: "Run", event: ChildFailed) -> list[Token]:

@@ -29,7 +29,7 @@ def enter(run: "Run", token: Token, node: Gateway) -> list[Token]:
                 if joined is None:
                     return []
                 token = joined
-            return _fork(run, token, run.definition.outgoing(node.id))
+            return fork(run, token, run.definition.outgoing(node.id))
         case _:
             if _is_join(run.definition, node):
                 return []  # `fire_inclusive_join` decides, once every token has come to rest
@@ -62,7 +62,7 @@ def fire_inclusive_join(run: "Run") -> list[Token]:
 
 
 def _fork_inclusive(run: "Run", token: Token, node: Node) -> list[Token]:
-    return _fork(run, token, _inclusive_flows(run, node))
+    return fork(run, token, _inclusive_flows(run, node))
 
 
 def _is_join(definition: Definition, node: Node) -> bool:
@@ -90,7 +90,7 @@ def _join(run: "Run", node: Node) -> Token | None:
     return first
 
 
-def _fork(run: "Run", token: Token, flows: list[Flow]) -> list[Token]:
+def fork(run: "Run", token: Token, flows: list[Flow]) -> list[Token]:
     """Send the token along the first flow and a new token along each other one."""
     if len(flows) == 1:
         run.take(token, flows[0])

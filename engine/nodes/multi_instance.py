@@ -24,8 +24,7 @@ def enter(run: "Run", token: Token, node: UserTask, spec: MultiInstance) -> list
     if not items:
         if spec.outputCollection is not None:
             run.state.variables[spec.outputCollection] = []
-        run.take(token, run.only_flow(token))
-        return [token]
+        return run.leave(token)
     timers.attach(run, token, node)
     run.state.loops[token.id] = Loop(items=items, outputs=[None] * len(items))
     try:
@@ -77,8 +76,7 @@ def _finish(run: "Run", token: Token, spec: MultiInstance, loop: Loop) -> list[T
     if spec.outputCollection is not None:
         run.state.variables[spec.outputCollection] = copy.deepcopy(loop.outputs)
     del run.state.loops[token.id]
-    run.take(token, run.only_flow(token))
-    return [token]
+    return run.leave(token)
 
 
 def _collection(run: "Run", spec: MultiInstance) -> list[Any]:

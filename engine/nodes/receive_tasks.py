@@ -36,5 +36,4 @@ def receive(run: "Run", event: MessageReceived) -> list[Token]:
         actor=event.actor,
         data={"name": event.name, "variables": copy.deepcopy(event.variables)},
     )
-    run.take(token, run.only_flow(token))
-    return [token]
+    return run.leave(token)

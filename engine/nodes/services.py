@@ -68,8 +68,7 @@ def apply_result(run: "Run", token: Token, result: Any) -> list[Token]:
     else:
         updates = {}
     run.state.variables.update(updates)
-    run.take(token, run.only_flow(token))
-    return [token]
+    return run.leave(token)
 
 
 def failed(run: "Run", event: ServiceFailed) -> list[Token]:

@@ -41,8 +41,7 @@ def fired(run: "Run", event: TimerFired) -> list[Token]:
     node = run.definition.node_of(timer.node_id, Timer)
     run.history(HistoryEventType.TIMER_FIRED, node_id=node.id, data={"timer_id": event.timer_id})
     if not node.is_boundary:
-        run.take(token, run.only_flow(token))
-        return [token]
+        return run.leave(token)
     if node.interrupts:
         boundaries.interrupt(run, token, node)
         return [token]

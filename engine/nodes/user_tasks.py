@@ -50,8 +50,7 @@ def complete(run: "Run", token: Token, event: CompleteTask) -> list[Token]:
     """Merge the completion's variables and move the token on."""
     run.state.variables.update(copy.deepcopy(event.variables))
     close(run, token, event)
-    run.take(token, run.only_flow(token))
-    return [token]
+    return run.leave(token)
 
 
 def close(run: "Run", token: Token, event: CompleteTask) -> None:
