@@ -37,6 +37,7 @@ from api.services.definitions import DefinitionService
 from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
+from api.task_queue_stats import watch_backlog
 from api.temporal import connect_temporal
 from engine.durations import parse_duration
 from workers.actions import load_actions
@@ -87,7 +88,13 @@ async def run_worker(settings: Settings) -> None:
             build_worker(client, settings, sessions, bus, load_actions(http, settings)),
         ):
             log.info("worker polling task queue %r", settings.task_queue)
-            await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
+            backlog = asyncio.create_task(
+                watch_backlog(client, settings.task_queue, settings.task_queue_stats_seconds)
+            )
+            try:
+                await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
+            finally:
+                backlog.cancel()
     finally:
         await redis.aclose()
         await engine.dispose()
