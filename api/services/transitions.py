@@ -120,7 +120,9 @@ def _counted(record: TransitionRecord) -> bool:
 
 
 def _count(record: TransitionRecord, claimed: _Claimed) -> None:
-    key = claimed.key or "unknown"
+    key = claimed.key
+    if key is None:
+        return  # an ordinary step: nothing to count
     if record.start is not None:
         INSTANCES_STARTED.labels(key).inc()
     if record.status in FINAL_STATUSES:
@@ -220,7 +222,7 @@ async def _claim(
         seq: int | None = created.scalar_one_or_none()
         if seq is None:
             return None
-        return _Claimed(seq, key=start.spec.get("key"), started_at=record.at)
+        return _Claimed(seq, key=start.spec["key"], started_at=record.at)
     counted = _counted(record)
     advanced = await connection.execute(
         _ADVANCE_COUNTED_INSTANCE if counted else _ADVANCE_INSTANCE,
