@@ -36,6 +36,7 @@ from api.migrate import upgrade
 from api.services.archive import BATCH, ArchiveService
 from api.services.tasks import TaskService
 from api.settings import Settings
+from api.task_queue_stats import watch_backlog
 from api.temporal import connect_temporal
 from api.tracing import trace_statements, tracer_provider
 from engine.durations import parse_duration
@@ -99,7 +100,13 @@ async def run_worker(settings: Settings) -> None:
             build_worker(client, settings, sessions, bus, load_actions(http, settings)),
         ):
             log.info("worker polling task queue %r", settings.task_queue)
-            await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
+            backlog = asyncio.create_task(
+                watch_backlog(client, settings.task_queue, settings.task_queue_stats_seconds)
+            )
+            try:
+                await run_relay(sessions, tasks, every=settings.outbox_retry_seconds)
+            finally:
+                backlog.cancel()
     finally:
         await redis.aclose()
         await engine.dispose()

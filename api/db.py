@@ -10,6 +10,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.metrics import POOLS
 from api.settings import Settings
 
 SessionMaker = async_sessionmaker[AsyncSession]
@@ -25,6 +26,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=settings.database_pool_recycle_seconds,
     )
     event.listen(engine.sync_engine, "checkout", _closed_by_the_server)
+    POOLS.track(engine, max_overflow=settings.database_pool_size)
     return engine
 
 

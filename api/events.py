@@ -8,6 +8,7 @@ commit, so a rolled-back change publishes nothing.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from api.metrics import PUBLISH_FAILURES, PUBLISH_LAG
 from engine.enums import HistoryEventType, TaskEventType
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class EventBus:
 
         Called after the commit, so it never fails the change: without Redis, readers
         still find every event in PostgreSQL when they next look."""
+        committed = time.perf_counter()
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for notice in notices:
@@ -82,6 +85,10 @@ class EventBus:
                             pipe.publish(self.user_channel(user_id), payload)
                         for key in notice.group_keys:
                             pipe.publish(self.group_channel(key), payload)
+                if not len(pipe):
+                    return  # nothing was written: no lag to tell
                 await pipe.execute()
+            PUBLISH_LAG.observe(time.perf_counter() - committed)
         except (RedisError, OSError) as exc:
+            PUBLISH_FAILURES.inc()
             log.warning("notices not published (subscribers will poll): %s", exc)

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # long again is gone, and its socket closed (4504).
     ws_ping_seconds: float = 20.0
     outbox_retry_seconds: float = 10.0
+    # How often a worker asks Temporal for its task queue's backlog (its /metrics).
+    task_queue_stats_seconds: float = 15.0
     # How long a request waits for an instance's workflow (startProcess, completeTask,
     # instance control) before it answers with what is recorded: Temporal away or no
     # worker running costs a caller this long, not minutes. A completion is recorded

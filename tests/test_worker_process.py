@@ -36,10 +36,18 @@ async def test_the_worker_serves_metrics_and_stops_cleanly_on_sigterm(settings: 
             while True:
                 try:
                     metrics = await http.get(f"http://127.0.0.1:{port}/metrics")
-                    break
+                    # The backlog comes once the worker has asked Temporal for it.
+                    if "flowdesk_task_queue_backlog{" in metrics.text:
+                        break
                 except httpx.TransportError:
-                    await asyncio.sleep(0.2)
+                    pass
+                await asyncio.sleep(0.2)
         assert "flowdesk_transitions_total" in metrics.text
+        queue = env["FLOWDESK_TASK_QUEUE"]
+        assert f'flowdesk_task_queue_backlog{{task_queue="{queue}",type="workflow"}} 0.0' in (
+            metrics.text
+        )
+        assert "flowdesk_db_pool_max_connections 20.0" in metrics.text
     finally:
         worker.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(worker.wait(), 30)

@@ -74,6 +74,8 @@ class WorkerProcess:
             "FLOWDESK_TASK_QUEUE": settings.task_queue,
             "FLOWDESK_EVENT_CHANNEL_PREFIX": settings.event_channel_prefix,
             "FLOWDESK_LOG_LEVEL": "INFO",
+            # The stub servers its service tasks call are on this machine.
+            "FLOWDESK_HTTP_ALLOW": ",".join(settings.http_allow),
         }
         self._log = log
         self._process: asyncio.subprocess.Process | None = None

@@ -13,7 +13,7 @@ from api.db import SessionMaker
 from api.errors import BadUserInput, NotFound
 from api.events import EventBus
 from api.inputs import check_value
-from api.metrics import ACTIONS, TRANSITIONS
+from api.metrics import ACTIONS, ACTIVITY_RETRIES, TRANSITIONS
 from api.services.definitions import DefinitionService
 from api.services.transitions import apply_transition
 from engine.workflow_contract import (
@@ -46,6 +46,12 @@ async def _heartbeating(work: Awaitable[Any]) -> Any:
         running.cancel()
 
 
+def _count_retry(action: str = "") -> None:
+    info = activity.info()
+    if info.attempt > 1:
+        ACTIVITY_RETRIES.labels(info.activity_type, action).inc()
+
+
 class ProcessActivities:
     def __init__(
         self, sessions: SessionMaker, bus: EventBus, actions: Mapping[str, Action]
@@ -57,11 +63,13 @@ class ProcessActivities:
 
     @activity.defn(name=ACTIVITY_APPLY_TRANSITION)
     async def apply_transition(self, record: TransitionRecord) -> None:
+        _count_retry()
         await self._bus.publish(await apply_transition(self._sessions, record))
         TRANSITIONS.inc()
 
     @activity.defn(name=ACTIVITY_RUN_ACTION)
     async def run_action(self, input: RunActionInput) -> Any:
+        _count_retry(input.action)
         action = self._actions.get(input.action)
         if action is None:
             raise ApplicationError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from api.auth.principal import Principal
 from api.events import EventBus
@@ -19,6 +20,7 @@ from api.live.instance_feed import InstanceFeed
 from api.live.quota import Quota
 from api.live.reader import retried
 from api.live.task_feed import TaskFeed
+from api.metrics import DELIVERY_LAG, SUBSCRIPTIONS_OPEN
 from api.models import HistoryEvent
 from api.services.event_log import PAGE, EventLog, LogPosition, TaskEventRow
 
@@ -40,7 +42,10 @@ class Live:
         """Every task event that concerned `principal` after `since` (or from now), in log
         order, each once, with its task; then the live ones as they commit. `socket`
         stands for the connection, to count its subscriptions."""
-        with self._quota.taken(principal.id, socket):
+        with (
+            self._quota.taken(principal.id, socket),
+            SUBSCRIPTIONS_OPEN.labels("task").track_inprogress(),
+        ):
             async for item in self._task_events(principal, since):
                 yield item
 
@@ -62,13 +67,17 @@ class Live:
             while True:
                 event, task = await listener.get()
                 if LogPosition.of(event) > last:
+                    DELIVERY_LAG.labels("task").observe(_age(event))
                     yield event, task
 
     async def instance_events(
         self, principal: Principal, instance_id: uuid.UUID, since: int, socket: object
     ) -> AsyncIterator[HistoryEvent]:
         """One instance's events after seq `since`, then live ones, in seq order."""
-        with self._quota.taken(principal.id, socket):
+        with (
+            self._quota.taken(principal.id, socket),
+            SUBSCRIPTIONS_OPEN.labels("instance").track_inprogress(),
+        ):
             async for row in self._instance_events(instance_id, since):
                 yield row
 
@@ -90,9 +99,16 @@ class Live:
             while True:
                 row = await listener.get()
                 if row.seq > last:
+                    DELIVERY_LAG.labels("instance").observe(_age(row))
                     yield row
 
     async def close(self) -> None:
         await self.tasks.close()
         await self.instances.close()
         await self.hub.close()
+
+
+def _age(event: HistoryEvent) -> float:
+    """Seconds since the event happened, as it is handed to the subscriber's socket (what
+    was missed and read on resuming is not live, and not measured)."""
+    return (datetime.now(UTC) - event.at).total_seconds()

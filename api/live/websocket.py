@@ -35,6 +35,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from api.errors import BadUserInput, FlowdeskError
+from api.metrics import WEBSOCKETS_OPEN
 
 # How uvicorn serves websockets (api/cli.py, bench/serve.py). No per-message deflate: live
 # messages are a few hundred bytes, and a compression context per socket costs ~100 KiB of
@@ -56,7 +57,8 @@ class FlowdeskTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
         self._ponged = asyncio.Event()
         keep_alive = asyncio.create_task(self._keep_alive())
         try:
-            await super().handle()
+            with WEBSOCKETS_OPEN.track_inprogress():
+                await super().handle()
         finally:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):

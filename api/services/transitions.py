@@ -5,6 +5,8 @@ because a transition carries its step number and is applied at most once."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.db import SessionMaker, engine_of
 from api.events import Notice
-from api.models import PendingCompletion, ProcessInstance, Task, User, table_of
+from api.metrics import INCIDENTS, INSTANCE_DURATION, INSTANCES_ENDED, INSTANCES_STARTED
+from api.models import (
+    PendingCompletion,
+    ProcessDefinition,
+    ProcessInstance,
+    Task,
+    User,
+    table_of,
+)
 from api.services.history import (
     NewEvent,
     TaskPeople,
@@ -31,11 +41,22 @@ _INSTANCES = table_of(ProcessInstance)
 _TASKS = table_of(Task)
 _USERS = table_of(User)
 _OUTBOX = table_of(PendingCompletion)
+_DEFINITIONS = table_of(ProcessDefinition)
 _PEOPLE = (_TASKS.c.id, _TASKS.c.assignee_id, _TASKS.c.candidate_users, _TASKS.c.candidate_groups)
 
 FINAL_STATUSES = frozenset(
     {InstanceStatus.COMPLETED, InstanceStatus.CANCELLED, InstanceStatus.TERMINATED}
 )
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """The instance row once claimed for a step: its last seq and, for the steps the
+    metrics count (an end, an incident), its definition's key and its start."""
+
+    last_seq: int
+    key: str | None = None
+    started_at: datetime | None = None
 
 
 async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> list[Notice]:
@@ -50,8 +71,8 @@ async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> 
     async with engine_of(sessions).begin() as connection:
         if history:
             await mark_log_writer(connection)
-        last_seq = await _claim(connection, record, len(history))
-        if last_seq is None:
+        claimed = await _claim(connection, record, len(history))
+        if claimed is None:
             return []  # applied by an earlier attempt of this activity
         usernames = await _user_ids(connection, record)
         created = [
@@ -84,7 +105,35 @@ async def apply_transition(sessions: SessionMaker, record: TransitionRecord) -> 
                     **(task_audience(task, actor_id) if task else {}),
                 )
             )
-        return await insert_events(connection, instance_id, last_seq - len(events) + 1, events)
+        first_seq = claimed.last_seq - len(events) + 1
+        notices = await insert_events(connection, instance_id, first_seq, events)
+    _count(record, claimed)  # once committed: a failed attempt counts nothing
+    return notices
+
+
+def _counted(record: TransitionRecord) -> bool:
+    """Whether the metrics count this step beyond its start: it ends the instance or
+    raises an incident (the workflow ends after a final status, so an end counts once)."""
+    return record.status in FINAL_STATUSES or any(
+        isinstance(c, RaiseIncident) for c in record.commands
+    )
+
+
+def _count(record: TransitionRecord, claimed: _Claimed) -> None:
+    key = claimed.key
+    if key is None:
+        return  # an ordinary step: nothing to count
+    if record.start is not None:
+        INSTANCES_STARTED.labels(key).inc()
+    if record.status in FINAL_STATUSES:
+        status = record.status.value
+        INSTANCES_ENDED.labels(key, status).inc()
+        if claimed.started_at is not None:
+            seconds = (record.at - claimed.started_at).total_seconds()
+            INSTANCE_DURATION.labels(key, status).observe(seconds)
+    incidents = sum(isinstance(c, RaiseIncident) for c in record.commands)
+    if incidents:
+        INCIDENTS.labels(key).inc(incidents)
 
 
 # Built once: executing a prebuilt statement with parameters skips building and hashing
@@ -98,6 +147,16 @@ _ADVANCE_INSTANCE = (
     )
     .values(last_seq=_INSTANCES.c.last_seq + sa.bindparam("events"))
     .returning(_INSTANCES.c.last_seq)
+)
+# The same for a step the metrics count: the key comes back with the row (a primary-key
+# lookup in the same statement), where every other step returns its last seq alone.
+_ADVANCE_COUNTED_INSTANCE = _ADVANCE_INSTANCE.returning(
+    sa.select(_DEFINITIONS.c.key)
+    .where(_DEFINITIONS.c.id == _INSTANCES.c.definition_id)
+    .correlate(_INSTANCES)
+    .scalar_subquery()
+    .label("key"),
+    _INSTANCES.c.started_at,
 )
 _INSERT_TASKS = insert(_TASKS)
 _PEOPLE_OF = sa.select(*_PEOPLE).where(_TASKS.c.id.in_(sa.bindparam("ids", expanding=True)))
@@ -128,7 +187,9 @@ _COMPLETE_TASK = _close_statement(completed=True)
 _CANCEL_TASK = _close_statement(completed=False)
 
 
-async def _claim(connection: AsyncConnection, record: TransitionRecord, events: int) -> int | None:
+async def _claim(
+    connection: AsyncConnection, record: TransitionRecord, events: int
+) -> _Claimed | None:
     """Create or advance the instance row to this step, taking `events` sequence numbers of
     its history; the instance's last seq after them, or None when the step was applied
     already. The row stays locked until the commit, which serializes the instance's
@@ -159,9 +220,12 @@ async def _claim(connection: AsyncConnection, record: TransitionRecord, events: 
             },
         )
         seq: int | None = created.scalar_one_or_none()
-        return seq
+        if seq is None:
+            return None
+        return _Claimed(seq, key=start.spec["key"], started_at=record.at)
+    counted = _counted(record)
     advanced = await connection.execute(
-        _ADVANCE_INSTANCE,
+        _ADVANCE_COUNTED_INSTANCE if counted else _ADVANCE_INSTANCE,
         {
             "claimed_id": uuid.UUID(record.instance_id),
             "claimed_step": record.step,
@@ -169,8 +233,12 @@ async def _claim(connection: AsyncConnection, record: TransitionRecord, events: 
             **values,
         },
     )
-    seq = advanced.scalar_one_or_none()
-    return seq
+    row = advanced.one_or_none()
+    if row is None:
+        return None
+    if counted:
+        return _Claimed(row.last_seq, key=row.key, started_at=row.started_at)
+    return _Claimed(row.last_seq)
 
 
 async def _people_of(
