@@ -180,6 +180,7 @@ _WORKER = (
     "outbox_retry_seconds",
     "worker_cached_workflows",
     "worker_metrics_port",
+    "task_queue_stats_seconds",
     "workflow_answer_seconds",
     *_EGRESS,
 )
