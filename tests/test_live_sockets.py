@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -149,14 +151,17 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_cursor_losing_not
     started = await start(as_user, (await deploy(as_user, one_task(group=group)))["key"])
     own = settings.model_copy(update={"port": free_port(), "live_queue_limit": 3})
     async with serve_app(own) as url:
-        async with subscribe(ws_url(url), TASK_EVENTS, as_user.token) as sub:
-            # Six events in one transaction: one read hands them over at once.
+        instance_id = decode_id(started["id"], "ProcessInstance")
+        seqs = itertools.count(2_000_000)
+
+        async def task_updates(count: int) -> None:
+            """`count` events in one transaction: one read hands them over at once."""
             async with engine_of(sessions).begin() as connection:
                 await mark_log_writer(connection)
                 await insert_events(
                     connection,
-                    decode_id(started["id"], "ProcessInstance"),
-                    2_000_000,
+                    instance_id,
+                    next(seqs),
                     [
                         NewEvent(
                             HistoryEventType.TASK_UPDATED,
@@ -165,9 +170,23 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_cursor_losing_not
                             audience_groups=(group,),
                             data={"n": n},
                         )
-                        for n in range(6)
+                        for n in range(count)
                     ],
                 )
+            for _ in range(count - 1):
+                next(seqs)
+
+        async with subscribe(ws_url(url), TASK_EVENTS, as_user.token) as sub:
+            # A subscription hears what commits after it joined its feed, which happens
+            # after the socket's acknowledgement: send one event until it is heard.
+            async with asyncio.timeout(15):
+                while True:
+                    await task_updates(1)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.5):
+                            await sub.next()
+                            break
+            await task_updates(6)
             got = []
             async with asyncio.timeout(15):
                 while True:
