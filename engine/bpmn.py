@@ -44,8 +44,11 @@ turns forms into JSON Schema, `bpmn_reader` holds what they share (problems, val
 `bpmn_xml` reads elements and their Camunda, Zeebe and Flowable extensions.
 """
 
+import dataclasses
+import re
 import xml.etree.ElementTree as ET
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any, NoReturn
 from xml.parsers import expat
 
@@ -58,10 +61,12 @@ from engine.bpmn_xml import (
     bpmn_local,
     bpmn_tag,
     documentation,
+    element_path,
     extension_elements,
     ns_path,
     qname,
 )
+from engine.problems import ERROR
 from engine.validation import DefinitionInvalid, Problem
 
 # Children of a process that carry no execution semantics.
@@ -76,8 +81,12 @@ _IGNORED = frozenset(
         "textAnnotation",
         "association",
         "group",
+        # The process's data inputs and outputs: Flowdesk's are its variables.
+        "ioSpecification",
     }
 )
+# A path into the definition document that points at one node or flow.
+_ITEM_PATH = re.compile(r"^(?P<list>nodes|flows)\[(?P<index>\d+)\]\.?(?P<rest>.*)$")
 
 
 class BpmnImportError(DefinitionInvalid):
@@ -89,15 +98,50 @@ class BpmnImportError(DefinitionInvalid):
     """
 
 
-def bpmn_to_definition(xml: str | bytes) -> dict[str, Any]:
-    """The definition document (JSON format, `"from"` spelled as in JSON) of a BPMN 2.0 XML
-    document; raises BpmnImportError listing every problem."""
+@dataclass(frozen=True)
+class BpmnImport:
+    """A BPMN document's translation: the definition document, the warnings of the import
+    (settings read but without effect in Flowdesk), and where each node and flow came from."""
+
+    definition: dict[str, Any]
+    warnings: list[Problem] = dataclasses.field(default_factory=list)
+    # Node and flow ids (the BPMN ids) -> the element's path, the process's under "".
+    elements: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def locate(self, problems: list[Problem]) -> list[Problem]:
+        """Problems found in the definition document, pointed at the BPMN elements they
+        came from: the author wrote the XML, not the JSON paths into its translation."""
+        return [self._located(problem) for problem in problems]
+
+    def _located(self, problem: Problem) -> Problem:
+        match = _ITEM_PATH.match(problem.path)
+        items = self.definition.get(match["list"], []) if match else []
+        item = items[int(match["index"])] if match and int(match["index"]) < len(items) else None
+        item_id = item.get("id") if isinstance(item, dict) else None
+        node_id: str | None
+        if match and isinstance(item_id, str) and item_id in self.elements:
+            path, node_id, where = self.elements[item_id], item_id, match["rest"]
+        else:
+            path, node_id, where = self.elements.get("", ""), problem.node_id, problem.path
+        message = f"{where}: {problem.message}" if where else problem.message
+        return Problem(path, message, node_id, problem.severity)
+
+
+def import_bpmn(xml: str | bytes) -> BpmnImport:
+    """The translation of a BPMN 2.0 XML document; raises BpmnImportError listing every
+    problem (warnings too) when it has errors."""
     root = _parse(xml)
     importer = _Importer(root)
     definition = importer.definition()
-    if importer.problems:
+    if any(problem.severity == ERROR for problem in importer.problems):
         raise BpmnImportError(importer.problems)
-    return definition
+    return BpmnImport(definition, importer.problems, importer.elements)
+
+
+def bpmn_to_definition(xml: str | bytes) -> dict[str, Any]:
+    """The definition document (JSON format, `"from"` spelled as in JSON) of a BPMN 2.0 XML
+    document; raises BpmnImportError listing every problem."""
+    return import_bpmn(xml).definition
 
 
 def _parse(xml: str | bytes) -> ET.Element:
@@ -153,9 +197,17 @@ class _Importer(NodeReader):
     """One document's translation: its one executable process, the nodes and the flows."""
 
     def definition(self) -> dict[str, Any]:
+        # Where each node and flow comes from, the process itself under "".
+        self.elements: dict[str, str] = {}
         process = self._executable_process()
         if process is None:
             return {}
+        self.elements[""] = element_path(process)
+        self.elements |= {
+            element.get("id", ""): element_path(element)
+            for element in process
+            if element.get("id") and bpmn_local(element) is not None
+        }
         self.forms = {
             form.get("id", ""): form.text or ""
             for form in extension_elements(process, (ZEEBE,), "userTaskForm")

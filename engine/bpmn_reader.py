@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from engine.bpmn_xml import bpmn_tag, element_path
+from engine.problems import ERROR, WARNING
 from engine.validation import Problem
 
 # A whole-value JUEL expression, as Camunda 7 and Flowable write them.
@@ -24,9 +25,14 @@ class Reader:
         # The element being translated: problems point at it.
         self.element = root
 
-    def _problem(self, message: str) -> None:
+    def _problem(self, message: str, severity: str = ERROR) -> None:
         node_id = None if self.element is self.root else self.element.get("id")
-        self.problems.append(Problem(element_path(self.element), message, node_id))
+        self.problems.append(Problem(element_path(self.element), message, node_id, severity))
+
+    def _warning(self, message: str) -> None:
+        """Something the document says that Flowdesk reads but does not carry out: the
+        import goes on, and the author is told."""
+        self._problem(message, WARNING)
 
     # Values
 
