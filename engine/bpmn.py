@@ -12,7 +12,7 @@ every problem is reported at once.
 | `startEvent` (plain) | `startEvent`; its form becomes the definition's `variables` schema |
 | `endEvent` (plain) | `endEvent` |
 | `userTask` | `userTask`: assignee, candidateUsers, candidateGroups, priority, dueDate -> `due`, form fields -> `form` (JSON Schema), `multiInstanceLoopCharacteristics` -> `multiInstance` |
-| `serviceTask`, `sendTask` | `serviceTask`: the job type / external-task topic -> `action`, input mappings and task headers -> `input`, output mappings -> `output`, Zeebe retries -> `retry.maxAttempts`. All three engines run a send task exactly like a service task. |
+| `serviceTask`, `sendTask` | `serviceTask`: what it is bound to (job type, external-task topic, Java class or bean, SpiffWorkflow operator; `bpmn_bindings`) -> `action`, input mappings, field injections and task headers -> `input`, output mappings and result variables -> `output`, Zeebe retries -> `retry.maxAttempts`. All three engines run a send task exactly like a service task. |
 | `receiveTask`, message `intermediateCatchEvent` | `receiveTask`: `message` = the referenced message's name |
 | `callActivity` | `callActivity`: `calledElement`, a fixed `version`, in/out mappings -> `inputs` / `outputs` |
 | exclusive, parallel, inclusive gateway | the gateway of the same name; `default` marks that flow `"default": true` |
@@ -32,12 +32,14 @@ flow names (a flow has no name in the format), message correlation keys (Flowdes
 messages by instance id or business key), and extension settings not listed above.
 Where Camunda 7 (or Zeebe with propagateAllParentVariables="false") passes no variables to
 a called process unless told, Flowdesk passes all of them when a call activity has no input
-mappings. Rejected, each by element name and id: every other BPMN element in a process
-(sub-processes, script, business rule and manual tasks, other gateways and events, event
-definitions other than the ones above, standard loops, multi-instance on anything but a user
-task), and settings that would run differently here (Java delegates, scripts, form
-references whose fields are not in the document, Zeebe outputElement, copying back all of a
-child's variables, deployment or version-tag bindings, repeating timers).
+mappings. Rejected, each by element name and id: script tasks (an action does their work),
+every other BPMN element in a process (sub-processes, business rule and manual tasks, other
+gateways and events, event definitions other than the ones above, standard loops,
+multi-instance on anything but a user task), and settings that would run differently here
+(scripts, built-in tasks and connectors of other engines, form references whose fields are
+not in the document, Zeebe outputElement, copying back all of a child's variables,
+deployment or version-tag bindings, repeating timers). Settings that are read but have no
+effect are warnings (`BpmnImport.warnings`): the import goes on, and the author is told.
 
 This module finds the process and its flows; `bpmn_nodes` builds each node, `bpmn_forms`
 turns forms into JSON Schema, `bpmn_reader` holds what they share (problems, values), and

@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
+from engine.bpmn_bindings import REST_CONNECTOR, BindingReader
 from engine.bpmn_forms import form_schema
-from engine.bpmn_reader import Reader, put, split_list
+from engine.bpmn_reader import put, split_list
 from engine.bpmn_xml import (
     ACTIVITI_LIKE,
     CAMUNDA,
@@ -44,6 +45,7 @@ _HANDLED = {
     "userTask": frozenset({"multiInstanceLoopCharacteristics", "humanPerformer", "potentialOwner"}),
     "intermediateCatchEvent": frozenset({"timerEventDefinition", "messageEventDefinition"}),
     "boundaryEvent": frozenset({"timerEventDefinition", "errorEventDefinition"}),
+    "scriptTask": frozenset({"script"}),
 }
 
 # An entry of a potentialOwner expression: `user(kermit)`, `group(management)`.
@@ -52,7 +54,7 @@ _OWNER = re.compile(r"^(?P<kind>user|group)\((?P<name>.*)\)$")
 _Built = tuple[str, dict[str, Any]]
 
 
-class NodeReader(Reader):
+class NodeReader(BindingReader):
     """Builds each flow node of the document's process, by kind."""
 
     def __init__(self, root: ET.Element) -> None:
@@ -74,6 +76,7 @@ class NodeReader(Reader):
             "inclusiveGateway": self._gateway,
             "intermediateCatchEvent": self._catch_event,
             "boundaryEvent": self._boundary_event,
+            "scriptTask": self._script_task,
         }
 
     def _node(self, element: ET.Element, local: str) -> dict[str, Any] | None:
@@ -190,23 +193,20 @@ class NodeReader(Reader):
 
     def _service_task(self, element: ET.Element) -> _Built:
         task: dict[str, Any] = {}
-        definition = extension_element(element, (ZEEBE,), "taskDefinition")
-        topic = activiti_attr(element, "topic")
-        if definition is not None and definition.get("type"):
-            task["action"] = definition.get("type")
-        elif activiti_attr(element, "type") in ("external", "external-worker") and topic:
-            task["action"] = topic
-        else:
-            self._problem(
-                "names no action: give it a zeebe:taskDefinition type, or "
-                'camunda:type="external" (flowable:type="external-worker") and a topic; '
-                "Java delegates, expressions and connectors cannot run in Flowdesk"
-            )
-        put(task, "input", self._service_inputs(element))
+        put(task, "action", self._action(element))
+        inputs = self._service_inputs(element)
+        connector = zeebe_attr(element, "taskDefinition", "type") == REST_CONNECTOR
+        result = self._result_variable(element, inputs if connector else {})
+        if connector:
+            inputs = self._rest_input(inputs)
+        put(task, "input", inputs)
         outputs = self._zeebe_outputs(element)
         for parameter in extension_elements(element, (CAMUNDA,), "inputOutput", "outputParameter"):
             outputs[parameter.get("name", "")] = self._cel(parameter.text or "")
+        if result is not None:
+            outputs[result] = "result"
         put(task, "output", outputs)
+        definition = extension_element(element, (ZEEBE,), "taskDefinition")
         retries = definition.get("retries") if definition is not None else None
         if retries:
             if retries.isdigit():
@@ -222,6 +222,7 @@ class NodeReader(Reader):
             header.get("key", ""): header.get("value", "")
             for header in extension_elements(element, (ZEEBE,), "taskHeaders", "header")
         }
+        inputs |= self._field_injections(element) | self._operator_parameters(element)
         inputs |= self._zeebe_inputs(element)
         for parameter in extension_elements(element, (CAMUNDA,), "inputOutput", "inputParameter"):
             inputs[parameter.get("name", "")] = self._parameter(parameter)
@@ -251,6 +252,14 @@ class NodeReader(Reader):
             mapping.get("target", ""): self._cel(mapping.get("source", ""))
             for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "output")
         }
+
+    def _script_task(self, element: ET.Element) -> None:
+        language = element.get("scriptFormat") or "script"
+        self._problem(
+            f"a {language} script task cannot run in Flowdesk: make it a service task whose "
+            "action does the script's work (a Python action registered under the "
+            "flowdesk.actions entry points)"
+        )
 
     def _receive_task(self, element: ET.Element) -> _Built | None:
         message = self._message_name(element.get("messageRef"))

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from engine.bpmn import BpmnImportError, bpmn_to_definition
+from engine.bpmn import BpmnImportError, bpmn_to_definition, import_bpmn
 from engine.definition import Definition
 from engine.enums import NodeType
 from engine.validation import DefinitionInvalid, Problem, validate_definition
@@ -18,6 +18,8 @@ NAMESPACES = (
     'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
     'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
     'xmlns:flowable="http://flowable.org/bpmn" '
+    'xmlns:activiti="http://activiti.org/bpmn" '
+    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 )
 
@@ -392,14 +394,189 @@ def test_a_send_task_runs_as_a_service_task() -> None:
     assert node(xml) == {"id": "s", "type": "serviceTask", "action": "mail"}
 
 
-@pytest.mark.parametrize(
-    "attributes",
-    ['camunda:class="com.acme.Charge"', 'flowable:delegateExpression="${charge}"', ""],
-)
-def test_a_service_task_without_an_action_is_a_problem(attributes: str) -> None:
-    [problem] = problems(document(f'<bpmn:serviceTask id="s" {attributes} />'))
+def test_a_service_task_without_an_action_is_a_problem() -> None:
+    [problem] = problems(document('<bpmn:serviceTask id="s" />'))
     assert problem.node_id == "s"
     assert problem.message.startswith("names no action")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "action", "output"),
+    [
+        ('camunda:class="com.acme.ChargeCard"', "com.acme.ChargeCard", None),
+        ('flowable:class="org.acme.Charge"', "org.acme.Charge", None),
+        ('activiti:class="org.acme.Charge"', "org.acme.Charge", None),
+        ('camunda:delegateExpression="${chargeCard}"', "chargeCard", None),
+        ('flowable:delegateExpression="#{beans.charge}"', "beans.charge", None),
+        (
+            'camunda:expression="${billing.charge(execution, amount)}" '
+            'camunda:resultVariable="receipt"',
+            "billing.charge",
+            {"receipt": "result"},
+        ),
+        (
+            'flowable:expression="${calc.total}" flowable:resultVariableName="sum"',
+            "calc.total",
+            {"sum": "result"},
+        ),
+    ],
+)
+def test_a_java_binding_becomes_an_action_of_its_name_with_a_warning(
+    attributes: str, action: str, output: dict[str, str] | None
+) -> None:
+    imported = import_bpmn(document(f'<bpmn:serviceTask id="s" {attributes} />'))
+    [task] = imported.definition["nodes"]
+    assert task["action"] == action
+    assert task.get("output") == output
+    [warning] = imported.warnings
+    assert (warning.severity, warning.node_id, warning.path) == (
+        "warning",
+        "s",
+        "bpmn:serviceTask[@id='s']",
+    )
+    assert f"becomes the action {action!r}" in warning.message
+    assert "flowdesk.actions" in warning.message
+
+
+def test_field_injections_are_the_actions_input() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s" camunda:class="com.acme.Mail"><bpmn:extensionElements>'
+        '<camunda:field name="to" stringValue="ops@acme.test" />'
+        '<camunda:field name="subject"><camunda:expression>${title}</camunda:expression>'
+        "</camunda:field>"
+        '<camunda:field name="body"><camunda:string>Hello</camunda:string></camunda:field>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task["input"] == {"to": "ops@acme.test", "subject": "=title", "body": "Hello"}
+
+
+@pytest.mark.parametrize("expression", ["${a + b}", "${}", "charge"])
+def test_an_expression_binding_that_names_no_method_is_a_problem(expression: str) -> None:
+    [problem] = [
+        p
+        for p in problems(
+            document(f'<bpmn:serviceTask id="s" camunda:expression="{expression}" />')
+        )
+        if p.severity == "error"
+    ]
+    assert problem.node_id == "s"
+    assert "names no bean or method" in problem.message
+
+
+def test_the_camunda8_rest_connector_runs_as_the_http_action() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements>'
+        '<zeebe:taskDefinition type="io.camunda:http-json:1" />'
+        "<zeebe:ioMapping>"
+        '<zeebe:input source="POST" target="method" />'
+        '<zeebe:input source="=base_url" target="url" />'
+        '<zeebe:input source="=headers" target="headers" />'
+        '<zeebe:input source="=query" target="queryParameters" />'
+        '<zeebe:input source="=order" target="body" />'
+        '<zeebe:input source="20" target="connectionTimeoutInSeconds" />'
+        '<zeebe:output source="=result.body.id" target="order_id" />'
+        "</zeebe:ioMapping>"
+        '<zeebe:taskHeaders><zeebe:header key="resultVariable" value="answer" />'
+        "</zeebe:taskHeaders>"
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task == {
+        "id": "s",
+        "type": "serviceTask",
+        "action": "http",
+        "input": {
+            "method": "POST",
+            "url": "=base_url",
+            "headers": "=headers",
+            "params": "=query",
+            "json": "=order",
+        },
+        "output": {"order_id": "result.body.id", "answer": "result"},
+    }
+
+
+def test_rest_connector_settings_without_an_equivalent_are_named() -> None:
+    xml = document(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements>'
+        '<zeebe:taskDefinition type="io.camunda:http-json:1" />'
+        '<zeebe:ioMapping><zeebe:input source="=auth" target="authentication" />'
+        '<zeebe:input source="x" target="proxy" /></zeebe:ioMapping>'
+        '<zeebe:taskHeaders><zeebe:header key="resultExpression" value="={id: body.id}" />'
+        "</zeebe:taskHeaders>"
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    found = [(p.severity, p.message) for p in problems(xml)]
+    assert (
+        "error",
+        "the REST connector's authentication has no equivalent: send the "
+        "credentials in headers (Authorization)",
+    ) in found
+    assert ("warning", "the REST connector's input 'proxy' is ignored by the http action") in found
+    assert any("resultExpression" in message for _, message in found)
+
+
+def test_a_spiffworkflow_service_operator_is_an_action_with_its_parameters() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements>'
+        '<spiffworkflow:serviceTaskOperator id="bamboohr/GetPayRate" resultVariable="pay">'
+        '<spiffworkflow:parameters><spiffworkflow:parameter id="employee_id" value="employee" />'
+        "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>"
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task == {
+        "id": "s",
+        "type": "serviceTask",
+        "action": "bamboohr/GetPayRate",
+        "input": {"employee_id": "=employee"},
+        "output": {"pay": "result"},
+    }
+
+
+@pytest.mark.parametrize("attributes", ['flowable:type="mail"', ""])
+def test_built_in_tasks_and_connectors_of_other_engines_are_refused_by_name(
+    attributes: str,
+) -> None:
+    connector = (
+        ""
+        if attributes
+        else (
+            "<bpmn:extensionElements><camunda:connector><camunda:connectorId>http-connector"
+            "</camunda:connectorId></camunda:connector></bpmn:extensionElements>"
+        )
+    )
+    [problem] = problems(
+        document(f'<bpmn:serviceTask id="s" {attributes}>{connector}</bpmn:serviceTask>')
+    )
+    assert problem.node_id == "s"
+    assert ("'mail' task" if attributes else "Camunda 7 connector") in problem.message
+
+
+@pytest.mark.parametrize("language", ["groovy", "javascript", "python"])
+def test_a_script_task_is_refused_by_name_with_the_alternative(language: str) -> None:
+    xml = document(
+        f'<bpmn:scriptTask id="calc" scriptFormat="{language}"><bpmn:script>x = 1</bpmn:script>'
+        "</bpmn:scriptTask>"
+    )
+    [problem] = problems(xml)
+    assert (problem.path, problem.node_id) == ("bpmn:scriptTask[@id='calc']", "calc")
+    assert problem.message.startswith(f"a {language} script task cannot run in Flowdesk")
+    assert "service task whose action" in problem.message
+
+
+def test_the_activiti_namespace_is_read_like_flowable() -> None:
+    xml = (
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:activiti="http://activiti.org/bpmn" id="d">'
+        '<bpmn:process id="p" isExecutable="true">'
+        '<bpmn:userTask id="t" activiti:assignee="${initiator}" activiti:candidateGroups="hr">'
+        "<bpmn:extensionElements>"
+        '<activiti:formProperty id="days" type="long" required="true" />'
+        "</bpmn:extensionElements></bpmn:userTask></bpmn:process></bpmn:definitions>"
+    )
+    [task] = bpmn_to_definition(xml)["nodes"]
+    assert task["assignee"] == "=initiator"
+    assert task["candidateGroups"] == ["hr"]
+    assert task["form"]["properties"]["days"] == {"type": "integer"}
 
 
 def test_camunda7_call_activity_maps_version_and_in_out_mappings() -> None:
@@ -526,8 +703,6 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
     xml = document(
         '<bpmn:startEvent id="start"><bpmn:messageEventDefinition /></bpmn:startEvent>'
         '<bpmn:subProcess id="sp1"><bpmn:startEvent id="inner" /></bpmn:subProcess>'
-        '<bpmn:scriptTask id="script" scriptFormat="groovy"><bpmn:script>x</bpmn:script>'
-        "</bpmn:scriptTask>"
         '<bpmn:eventBasedGateway id="race" />'
         '<bpmn:manualTask id="manual" />'
         '<bpmn:intermediateThrowEvent id="signal"><bpmn:signalEventDefinition />'
@@ -546,7 +721,6 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
             "unsupported element bpmn:messageEventDefinition in bpmn:startEvent 'start'",
         ),
         ("bpmn:subProcess[@id='sp1']", "sp1", "unsupported element bpmn:subProcess 'sp1'"),
-        ("bpmn:scriptTask[@id='script']", "script", "unsupported element bpmn:scriptTask 'script'"),
         (
             "bpmn:eventBasedGateway[@id='race']",
             "race",

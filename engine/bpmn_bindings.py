@@ -1,0 +1,163 @@
+"""What a BPMN service task is bound to in the engine it was drawn for, as a Flowdesk action.
+
+| binding | action | input | output |
+| --- | --- | --- | --- |
+| Zeebe job type (`zeebe:taskDefinition type`) | the type | task headers, then input mappings | output mappings |
+| Camunda 8 REST connector (`io.camunda:http-json:1`) | `http` | url, method, headers, queryParameters -> params, body -> json, readTimeoutInSeconds -> timeout | `resultVariable` -> the whole answer |
+| external task (`camunda:type="external"`, `flowable:type="external-worker"`) | the topic | input parameters | output parameters |
+| Java class (`camunda:class`, `flowable:class`) | the class name | field injections, input parameters | output parameters |
+| delegate expression (`${chargeCard}`) | the bean's name | the same | the same |
+| method expression (`${billing.charge(execution)}`) | the method's path, `billing.charge` | the same | `resultVariable` -> the whole result |
+| SpiffWorkflow service operator (`spiffworkflow:serviceTaskOperator id`) | the operator's id | its parameters (expressions) | `resultVariable` -> the whole result |
+
+A Java binding names an action Flowdesk does not have: a deployment registers a Python action
+under that name (the `flowdesk.actions` entry points), and the import warns so. Other bindings
+(Camunda 7 connectors, Flowable's built-in mail, http, shell or camel tasks) are refused by name.
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from engine.bpmn_reader import Reader
+from engine.bpmn_xml import (
+    ACTIVITI_LIKE,
+    SPIFF,
+    ZEEBE,
+    activiti_attr,
+    bpmn_tag,
+    extension_element,
+    extension_elements,
+    qname,
+)
+
+# The Camunda 8 REST connector's job type, and its inputs as the `http` action's.
+REST_CONNECTOR = "io.camunda:http-json:1"
+_REST_INPUTS = {
+    "url": "url",
+    "method": "method",
+    "headers": "headers",
+    "queryParameters": "params",
+    "body": "json",
+    "readTimeoutInSeconds": "timeout",
+}
+# Connector settings that change only how Zeebe talks to the server, not the request.
+_REST_IGNORED = frozenset({"connectionTimeoutInSeconds", "retryBackoff"})
+# A method expression: a bean's (dotted) method, called with any arguments.
+_METHOD = re.compile(r"^(?P<path>[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*(?:\(.*\))?$", re.S)
+_REGISTER = (
+    "register a Python action of that name on the workers (entry point group flowdesk.actions)"
+)
+
+
+class BindingReader(Reader):
+    """Reads the action a service (or send) task is bound to."""
+
+    def _action(self, element: ET.Element) -> str | None:
+        """The action's name; None (with a problem) when the task is bound to nothing
+        Flowdesk can run."""
+        definition = extension_element(element, (ZEEBE,), "taskDefinition")
+        if definition is not None and definition.get("type"):
+            job_type = definition.get("type", "")
+            return "http" if job_type == REST_CONNECTOR else job_type
+        operator = extension_element(element, (SPIFF,), "serviceTaskOperator")
+        if operator is not None and operator.get("id"):
+            return operator.get("id")
+        topic = activiti_attr(element, "topic")
+        kind = activiti_attr(element, "type")
+        if kind in ("external", "external-worker") and topic:
+            return topic
+        if kind is not None:
+            self._problem(
+                f"the built-in {kind!r} task of its engine has no equivalent: use a service "
+                "task whose action does its work (http, or one registered under flowdesk.actions)"
+            )
+            return None
+        if (name := activiti_attr(element, "class")) is not None:
+            self._warning(f"the Java class {name!r} becomes the action {name!r}: {_REGISTER}")
+            return name
+        for attribute in ("delegateExpression", "expression"):
+            if (text := activiti_attr(element, attribute)) is not None:
+                return self._expression_action(attribute, text)
+        if extension_element(element, ACTIVITI_LIKE, "connector") is not None:
+            self._problem(
+                "a Camunda 7 connector cannot run in Flowdesk: use the http action "
+                '(camunda:type="external" with a topic, or a zeebe:taskDefinition type)'
+            )
+            return None
+        self._problem(
+            'names no action: give it a zeebe:taskDefinition type, camunda:type="external" '
+            '(flowable:type="external-worker") and a topic, or a Java binding '
+            "(class, delegateExpression, expression) whose name a Python action takes"
+        )
+        return None
+
+    def _expression_action(self, attribute: str, text: str) -> str | None:
+        body = self._expression_body(text.strip())
+        match = _METHOD.match(body) if body is not None else None
+        if match is None:
+            self._problem(
+                f"{attribute} {text!r} names no bean or method: write ${{bean}} or "
+                "${bean.method(...)}, whose name a Python action takes"
+            )
+            return None
+        name = match["path"]
+        self._warning(f"the {attribute} {text!r} becomes the action {name!r}: {_REGISTER}")
+        return name
+
+    def _field_injections(self, element: ET.Element) -> dict[str, Any]:
+        """camunda:field / flowable:field: the settings a Java delegate is given, which
+        the action receives in its input."""
+        fields: dict[str, Any] = {}
+        for namespace in ACTIVITI_LIKE:
+            for field in element.iterfind(f"{bpmn_tag('extensionElements')}/{{{namespace}}}field"):
+                name = field.get("name", "")
+                text = field.get("stringValue") or field.get("expression")
+                for child in field:
+                    if child.tag in (f"{{{namespace}}}string", f"{{{namespace}}}expression"):
+                        text = child.text or ""
+                if text is None:
+                    self._problem(f"{qname(field.tag)} {name!r} has no value")
+                    continue
+                fields[name] = self._value(text)
+        return fields
+
+    def _operator_parameters(self, element: ET.Element) -> dict[str, Any]:
+        """A SpiffWorkflow service operator's parameters: each value is an expression."""
+        path = ("serviceTaskOperator", "parameters", "parameter")
+        return {
+            parameter.get("id", ""): "=" + (parameter.get("value") or "null")
+            for parameter in extension_elements(element, (SPIFF,), *path)
+        }
+
+    def _result_variable(self, element: ET.Element, headers: dict[str, Any]) -> str | None:
+        """The variable that takes the whole result: Camunda 7's and Flowable's
+        resultVariable, SpiffWorkflow's operator's, or a connector's resultVariable header."""
+        for attribute in ("resultVariable", "resultVariableName"):
+            if name := activiti_attr(element, attribute):
+                return name
+        operator = extension_element(element, (SPIFF,), "serviceTaskOperator")
+        if operator is not None and (name := operator.get("resultVariable")):
+            return name
+        name = headers.pop("resultVariable", None)
+        if headers.pop("resultExpression", None):
+            self._problem(
+                "the connector's resultExpression is not read: write one zeebe:ioMapping "
+                "output per variable, over result (the answer: status, headers, body)"
+            )
+        return name if isinstance(name, str) and name else None
+
+    def _rest_input(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The REST connector's inputs as the `http` action's."""
+        translated: dict[str, Any] = {}
+        for name, value in inputs.items():
+            if name in _REST_INPUTS:
+                translated[_REST_INPUTS[name]] = value
+            elif name == "authentication":
+                self._problem(
+                    "the REST connector's authentication has no equivalent: "
+                    "send the credentials in headers (Authorization)"
+                )
+            elif name not in _REST_IGNORED:
+                self._warning(f"the REST connector's input {name!r} is ignored by the http action")
+        return translated
