@@ -19,7 +19,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from engine.bpmn_reader import Reader
+from engine.bpmn_reader import Reader, juel_body
 from engine.bpmn_xml import (
     ACTIVITI_LIKE,
     SPIFF,
@@ -93,7 +93,8 @@ class BindingReader(Reader):
         return None
 
     def _expression_action(self, attribute: str, text: str) -> str | None:
-        body = self._expression_body(text.strip())
+        # The bean or method is named, not evaluated: its Java call is not translated.
+        body = juel_body(text.strip())
         match = _METHOD.match(body) if body is not None else None
         if match is None:
             self._problem(

@@ -254,9 +254,10 @@ class NodeReader(BindingReader):
         }
 
     def _script_task(self, element: ET.Element) -> None:
-        language = element.get("scriptFormat") or "script"
+        language = element.get("scriptFormat")
         self._problem(
-            f"a {language} script task cannot run in Flowdesk: make it a service task whose "
+            f"a {language + ' ' if language else ''}script task cannot run in Flowdesk: "
+            "make it a service task whose "
             "action does the script's work (a Python action registered under the "
             "flowdesk.actions entry points)"
         )

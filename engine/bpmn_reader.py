@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from engine.bpmn_xml import bpmn_tag, element_path
+from engine.expression_dialects import Dialect, Untranslatable, to_cel
 from engine.problems import ERROR, WARNING
 from engine.validation import Problem
 
@@ -44,10 +45,23 @@ class Reader:
         return text if body is None else "=" + body
 
     def _cel(self, text: str) -> str:
-        """A field that is always CEL (conditions, outputs): the expression, unwrapped."""
+        """A field that is always an expression (conditions, outputs): the expression,
+        unwrapped, as CEL. Without a wrapper it is SpiffWorkflow's Python (or CEL)."""
         text = text.strip()
         body = self._expression_body(text)
-        return text if body is None else body
+        return self._translated(text, Dialect.PYTHON) if body is None else body
+
+    def _translated(self, text: str, dialect: Dialect) -> str:
+        """`text` of `dialect` as CEL; a problem (and the text as it was) when it is outside
+        the subset translated."""
+        try:
+            return to_cel(text, dialect)
+        except Untranslatable as refused:
+            self._problem(
+                f"the {dialect.value} expression {text!r} cannot be translated to CEL "
+                f'({refused}). Flowdesk reads CEL: write `x == "y"`'
+            )
+            return text
 
     def _cel_child(self, element: ET.Element, child: str) -> str | None:
         found = element.find(bpmn_tag(child))
@@ -63,18 +77,26 @@ class Reader:
         return [self._value(item) for item in split_list(text)]
 
     def _expression_body(self, text: str) -> str | None:
-        """The expression inside `=...`, `${...}` or `#{...}`; None for a literal."""
+        """The expression inside `=...` (FEEL) or `${...}` and `#{...}` (JUEL), as CEL;
+        None for a literal."""
         if text.startswith("="):
-            return text[1:].strip()
-        match = _JUEL.match(text)
-        if match and "${" not in match["body"] and "#{" not in match["body"]:
-            return match["body"].strip()
+            return self._translated(text[1:].strip(), Dialect.FEEL)
+        if (body := juel_body(text)) is not None:
+            return self._translated(body, Dialect.JUEL)
         if "${" in text or "#{" in text:
             self._problem(
                 f"{text!r} mixes text and expressions: write one expression, "
                 "such as ${'Dear ' + name}"
             )
         return None
+
+
+def juel_body(text: str) -> str | None:
+    """The text inside a whole-value `${...}` or `#{...}`, as written; None otherwise."""
+    match = _JUEL.match(text)
+    if match and "${" not in match["body"] and "#{" not in match["body"]:
+        return match["body"].strip()
+    return None
 
 
 def split_list(text: str) -> list[str]:

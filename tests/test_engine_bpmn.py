@@ -330,10 +330,10 @@ def test_a_condition_loses_its_wrapper_only(condition: str) -> None:
 
 def test_candidate_lists_split_on_commas_outside_expressions() -> None:
     task = node(
-        '<bpmn:userTask id="t" camunda:candidateUsers="ann, ${pick(a, b)}" '
+        '<bpmn:userTask id="t" camunda:candidateUsers="ann, ${[a, b][turn]}" '
         'camunda:candidateGroups="${groups}" />'
     )
-    assert task["candidateUsers"] == ["ann", "=pick(a, b)"]
+    assert task["candidateUsers"] == ["ann", "=[a, b][turn]"]
     assert task["candidateGroups"] == ["=groups"]
 
 
@@ -898,3 +898,50 @@ def test_a_signavio_export_imports_once_marked_executable() -> None:
     definition = bpmn_to_definition(SIGNAVIO.replace("{executable}", "true"))
     assert definition["nodes"][1] == {"id": "sid-T1", "type": "userTask", "name": "Triage"}
     assert_deployable(definition)
+
+
+def _gateway_with(condition: str) -> str:
+    return document(
+        '<bpmn:startEvent id="start" /><bpmn:exclusiveGateway id="g" default="other" />'
+        '<bpmn:endEvent id="end" />'
+        '<bpmn:sequenceFlow id="in" sourceRef="start" targetRef="g" />'
+        '<bpmn:sequenceFlow id="yes" sourceRef="g" targetRef="end">'
+        f"<bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+        '<bpmn:sequenceFlow id="other" sourceRef="g" targetRef="end" />'
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "cel"),
+    [
+        ('= status = "ok" and not(blocked)', 'status == "ok" && !(blocked)'),
+        ("${amount gt 100 &amp;&amp; vip}", "amount > 100 && vip"),
+        ("#{decision eq 'yes'}", "decision == 'yes'"),
+        ("approved == True and reason != None", "approved == true && reason != null"),
+    ],
+)
+def test_feel_juel_and_python_conditions_become_cel(condition: str, cel: str) -> None:
+    definition = bpmn_to_definition(_gateway_with(condition))
+    [flow] = [flow for flow in definition["flows"] if flow["id"] == "yes"]
+    assert flow["condition"] == cel
+    assert validate_definition(definition) == []
+
+
+def test_an_untranslatable_condition_is_a_problem_of_its_flow() -> None:
+    [problem] = problems(_gateway_with("${order.isPaid()}"))
+    assert (problem.path, problem.node_id) == ("bpmn:sequenceFlow[@id='yes']", "yes")
+    assert problem.message == (
+        "the JUEL expression 'order.isPaid()' cannot be translated to CEL (the method call "
+        'isPaid(...)). Flowdesk reads CEL: write `x == "y"`'
+    )
+
+
+def test_zeebe_mappings_are_translated_from_feel() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:ioMapping><zeebe:input source="=total = 0" target="free" />'
+        '<zeebe:output source="=result.ok and flag" target="done" /></zeebe:ioMapping>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task["input"] == {"free": "=total == 0"}
+    assert task["output"] == {"done": "result.ok && flag"}
