@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 from xml.parsers import expat
 
+from engine.bpmn_extensions import check_extensions
 from engine.bpmn_nodes import NodeReader
 from engine.bpmn_reader import put, split_list
 from engine.bpmn_xml import (
@@ -215,6 +216,8 @@ class _Importer(NodeReader):
             for form in extension_elements(process, (ZEEBE,), "userTaskForm")
         }
         key = process.get("id", "")
+        self.element = process
+        check_extensions(process, "process", self._warning, self._problem)
         definition: dict[str, Any] = {"key": key, "name": self._process_name(process)}
         put(definition, "description", documentation(process))
         put(definition, "startableBy", self._starters(process))
@@ -313,4 +316,5 @@ class _Importer(NodeReader):
                 self._problem(f"the sequence flow {verb} {ref!r}, which is not in the process")
             flow[field] = ref
         put(flow, "condition", self._cel_child(element, "conditionExpression"))
+        check_extensions(element, "sequenceFlow", self._warning, self._problem)
         return flow

@@ -103,6 +103,12 @@ class BindingReader(Reader):
             )
             return None
         name = match["path"]
+        if name.split(".")[0] in ("execution", "task"):
+            self._problem(
+                f"{attribute} {text!r} calls the engine's Java {name.split('.')[0]} object: "
+                "set variables with a set action, or output mappings"
+            )
+            return None
         self._warning(f"the {attribute} {text!r} becomes the action {name!r}: {_REGISTER}")
         return name
 

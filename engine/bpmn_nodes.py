@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.bpmn_bindings import REST_CONNECTOR, BindingReader
+from engine.bpmn_extensions import check_extensions
 from engine.bpmn_forms import form_schema
 from engine.bpmn_reader import put, split_list
 from engine.bpmn_xml import (
@@ -93,6 +94,10 @@ class NodeReader(BindingReader):
         built = builder(element)
         if built is None:
             return None
+        check_extensions(element, local, self._warning, self._problem)
+        loop = element.find(bpmn_tag("multiInstanceLoopCharacteristics"))
+        if loop is not None:
+            check_extensions(loop, "multiInstanceLoopCharacteristics", self._warning, self._problem)
         node_type, fields = built
         node: dict[str, Any] = {"id": node_id, "type": node_type}
         put(node, "name", element.get("name"))
@@ -109,6 +114,11 @@ class NodeReader(BindingReader):
                 )
 
     def _start_event(self, element: ET.Element) -> _Built:
+        if extension_element(element, (ZEEBE,), "ioMapping") is not None:
+            self._problem(
+                "zeebe:ioMapping on a start event has no equivalent: map the variables in "
+                "the input of the first task"
+            )
         # A start form says which variables an instance starts with.
         self.variables = form_schema(element, self.forms, self._problem)
         return "startEvent", {}
@@ -242,16 +252,33 @@ class NodeReader(BindingReader):
         return self._value(text) if text else None
 
     def _zeebe_inputs(self, element: ET.Element) -> dict[str, Any]:
-        return {
-            mapping.get("target", ""): self._value(mapping.get("source", ""))
-            for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "input")
-        }
+        """Zeebe input mappings; a dotted target (`order.id`) sets a field of an object,
+        as in Zeebe."""
+        inputs: dict[str, Any] = {}
+        for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "input"):
+            target = mapping.get("target", "")
+            *parents, name = target.split(".")
+            into = inputs
+            for parent in parents:
+                into = into.setdefault(parent, {})
+                if not isinstance(into, dict):
+                    self._problem(f"input target {target!r} sets a field of {parent!r}, a value")
+                    break
+            else:
+                into[name] = self._value(mapping.get("source", ""))
+        return inputs
 
     def _zeebe_outputs(self, element: ET.Element) -> dict[str, Any]:
-        return {
-            mapping.get("target", ""): self._cel(mapping.get("source", ""))
-            for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "output")
-        }
+        outputs: dict[str, Any] = {}
+        for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "output"):
+            target = mapping.get("target", "")
+            if "." in target:
+                self._problem(
+                    f"output target {target!r} sets a field: Flowdesk sets whole variables; "
+                    f"write the target {target.split('.')[0]!r} with the whole object"
+                )
+            outputs[target] = self._cel(mapping.get("source", ""))
+        return outputs
 
     def _script_task(self, element: ET.Element) -> None:
         language = element.get("scriptFormat")
@@ -285,6 +312,11 @@ class NodeReader(BindingReader):
         called = zeebe.get("processId") if zeebe is not None else element.get("calledElement")
         if not called:
             self._problem("calls nothing: give it a calledElement")
+        elif called.startswith("=") or "${" in called or "#{" in called:
+            self._problem(
+                f"calledElement {called!r} is an expression: Flowdesk calls a process by "
+                "its key; write the key, or choose between call activities with a gateway"
+            )
         call: dict[str, Any] = {"calledElement": called}
         put(call, "version", self._called_version(element, zeebe))
         if zeebe is not None:

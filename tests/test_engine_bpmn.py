@@ -945,3 +945,116 @@ def test_zeebe_mappings_are_translated_from_feel() -> None:
     )
     assert task["input"] == {"free": "=total == 0"}
     assert task["output"] == {"done": "result.ok && flag"}
+
+
+# Nothing dropped without a word
+
+
+def warnings_of(xml: str) -> list[tuple[str | None, str]]:
+    return [(w.node_id, w.message) for w in import_bpmn(xml).warnings]
+
+
+def test_listeners_and_settings_without_effect_here_are_warnings_naming_the_element() -> None:
+    xml = document(
+        '<bpmn:extensionElements><camunda:executionListener class="a.B" event="start" />'
+        "</bpmn:extensionElements>"
+        '<bpmn:startEvent id="start" camunda:initiator="starter" camunda:asyncBefore="true" />'
+        '<bpmn:userTask id="t" flowable:taskCompleterVariableName="who" camunda:foo="1">'
+        '<bpmn:extensionElements><camunda:taskListener event="create" class="a.C" />'
+        '<camunda:properties><camunda:property name="x" value="y" /></camunda:properties>'
+        "<zeebe:taskListeners /></bpmn:extensionElements></bpmn:userTask>"
+        '<bpmn:sequenceFlow id="f" sourceRef="start" targetRef="t">'
+        '<bpmn:extensionElements><flowable:executionListener event="take" class="a.D" />'
+        "</bpmn:extensionElements></bpmn:sequenceFlow>",
+        process='id="p" isExecutable="true" camunda:historyTimeToLive="30"',
+    )
+    assert warnings_of(xml) == [
+        (
+            "p",
+            "an execution listener (camunda:executionListener on 'start') is not run: Flowdesk "
+            "runs no Java code; model its work as a service task",
+        ),
+        (
+            "start",
+            "camunda:initiator='starter' is ignored: the instance records who started it (startedBy)",
+        ),
+        (
+            "t",
+            "flowable:taskCompleterVariableName='who' is ignored: the task's history records who completed it",
+        ),
+        ("t", "camunda:foo='1' is ignored: Flowdesk has no equivalent"),
+        (
+            "t",
+            "a task listener (camunda:taskListener on 'create') is not run: Flowdesk runs no "
+            "Java code; model its work as a service task",
+        ),
+        ("t", "camunda:properties is ignored: Flowdesk has no equivalent"),
+        (
+            "t",
+            "task listeners (zeebe:taskListeners) are not run: Flowdesk has no listeners; "
+            "model their work as a service task",
+        ),
+        (
+            "f",
+            "an execution listener (flowable:executionListener on 'take') is not run: "
+            "Flowdesk runs no Java code; model its work as a service task",
+        ),
+    ]
+
+
+def test_dotted_zeebe_input_targets_set_fields_of_an_object() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:ioMapping><zeebe:input source="=id" target="order.id" />'
+        '<zeebe:input source="=sum" target="order.total.amount" />'
+        '<zeebe:input source="EUR" target="currency" /></zeebe:ioMapping>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task["input"] == {
+        "order": {"id": "=id", "total": {"amount": "=sum"}},
+        "currency": "EUR",
+    }
+
+
+def test_settings_that_would_run_wrongly_here_are_problems_naming_the_element() -> None:
+    xml = document(
+        '<bpmn:startEvent id="start"><bpmn:extensionElements><zeebe:ioMapping>'
+        '<zeebe:output source="=1" target="x" /></zeebe:ioMapping></bpmn:extensionElements>'
+        "</bpmn:startEvent>"
+        '<bpmn:callActivity id="c" calledElement="${which}" />'
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:ioMapping><zeebe:output source="=result" target="order.state" />'
+        "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>"
+        """<bpmn:serviceTask id="e" camunda:expression="${execution.setVariable('a', 1)}" />"""
+        '<bpmn:userTask id="u"><bpmn:extensionElements>'
+        "<spiffworkflow:preScript>x = 1</spiffworkflow:preScript>"
+        "</bpmn:extensionElements></bpmn:userTask>"
+    )
+    found = [(p.node_id, p.message) for p in problems(xml) if p.severity == "error"]
+    assert found == [
+        (
+            "start",
+            "zeebe:ioMapping on a start event has no equivalent: map the variables in the "
+            "input of the first task",
+        ),
+        (
+            "c",
+            "calledElement '${which}' is an expression: Flowdesk calls a process by its key; "
+            "write the key, or choose between call activities with a gateway",
+        ),
+        (
+            "s",
+            "output target 'order.state' sets a field: Flowdesk sets whole variables; write "
+            "the target 'order' with the whole object",
+        ),
+        (
+            "e",
+            "expression \"${execution.setVariable('a', 1)}\" calls the engine's Java execution "
+            "object: set variables with a set action, or output mappings",
+        ),
+        (
+            "u",
+            "a spiffworkflow:preScript cannot run in Flowdesk: do its work in a service "
+            "task's action (a Python action registered under flowdesk.actions)",
+        ),
+    ]
