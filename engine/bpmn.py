@@ -22,14 +22,16 @@ every problem is reported at once.
 | `sequenceFlow` | flow: id, sourceRef -> `from`, targetRef -> `to`, conditionExpression -> `condition` |
 | `documentation` | `documentation` |
 
-Node and flow ids are the BPMN ids. Values: `${x}`, `#{x}` (JUEL) and `=x` (Zeebe) become the
-expression `=x`, anything else stays a literal; fields that are always CEL (conditions,
-completionCondition, outputs) lose the wrapper only. Expressions are not translated from
-JUEL or FEEL: Flowdesk evaluates CEL, so a model meant for it writes CEL inside the wrapper.
+Node and flow ids are the BPMN ids. Values: `${x}`, `#{x}` (JUEL) and `=x` (Zeebe's FEEL)
+become the expression `=x`, anything else stays a literal; fields that are always
+expressions (conditions, completionCondition, outputs) lose the wrapper only, and read as
+SpiffWorkflow's Python without one. Every expression is translated to CEL on the way
+(`engine.expression_dialects`: the common subset; the rest is a problem at its element).
 Ignored because they do not change how the process runs: diagram interchange (bpmndi),
 collaborations, lanes, data objects and stores, text annotations, associations, groups,
 flow names (a flow has no name in the format), message correlation keys (Flowdesk delivers
-messages by instance id or business key), and extension settings not listed above.
+messages by instance id or business key), and extension settings that only tune the other
+engine; any other extension setting not listed above is a warning (`bpmn_extensions`).
 Where Camunda 7 (or Zeebe with propagateAllParentVariables="false") passes no variables to
 a called process unless told, Flowdesk passes all of them when a call activity has no input
 mappings. Rejected, each by element name and id: script tasks (an action does their work),
@@ -41,9 +43,10 @@ not in the document, Zeebe outputElement, copying back all of a child's variable
 deployment or version-tag bindings, repeating timers). Settings that are read but have no
 effect are warnings (`BpmnImport.warnings`): the import goes on, and the author is told.
 
-This module finds the process and its flows; `bpmn_nodes` builds each node, `bpmn_forms`
-turns forms into JSON Schema, `bpmn_reader` holds what they share (problems, values), and
-`bpmn_xml` reads elements and their Camunda, Zeebe and Flowable extensions.
+This module finds the process and its flows; `bpmn_nodes` builds each node, `bpmn_bindings`
+reads what a service task is bound to, `bpmn_extensions` warns about the settings left
+behind, `bpmn_forms` turns forms into JSON Schema, `bpmn_reader` holds what they share
+(problems, values), and `bpmn_xml` reads elements and their extensions.
 """
 
 import dataclasses
