@@ -2,6 +2,7 @@
 the problems found so far (each pointing at that element), and settings read as the values
 the definition format writes."""
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -15,6 +16,8 @@ from engine.validation import Problem
 _JUEL = re.compile(r"^[$#]\{(?P<body>.*)\}$", re.DOTALL)
 # A comma that is not inside a ${...} expression, which may hold commas of its own.
 _LIST_SEPARATOR = re.compile(r",(?![^{]*\})")
+# One JUEL expression inside text (a composite expression: `Dear ${name}`).
+_JUEL_PART = re.compile(r"[$#]\{(?P<body>[^}]*)\}")
 
 
 class Reader:
@@ -51,6 +54,20 @@ class Reader:
         body = self._expression_body(text)
         return self._translated(text, Dialect.PYTHON) if body is None else body
 
+    def _composite(self, text: str) -> str:
+        """JUEL text with expressions inside (`Dear ${name}`), as the CEL that joins the
+        text and each expression's value."""
+        parts: list[str] = []
+        position = 0
+        for match in _JUEL_PART.finditer(text):
+            if match.start() > position:
+                parts.append(_cel_string(text[position : match.start()]))
+            parts.append(f"string({self._translated(match['body'].strip(), Dialect.JUEL)})")
+            position = match.end()
+        if position < len(text):
+            parts.append(_cel_string(text[position:]))
+        return " + ".join(parts)
+
     def _translated(self, text: str, dialect: Dialect) -> str:
         """`text` of `dialect` as CEL; a problem (and the text as it was) when it is outside
         the subset translated."""
@@ -84,11 +101,13 @@ class Reader:
         if (body := juel_body(text)) is not None:
             return self._translated(body, Dialect.JUEL)
         if "${" in text or "#{" in text:
-            self._problem(
-                f"{text!r} mixes text and expressions: write one expression, "
-                "such as ${'Dear ' + name}"
-            )
+            return self._composite(text)
         return None
+
+
+def _cel_string(text: str) -> str:
+    # JSON's string escapes are CEL's.
+    return json.dumps(text, ensure_ascii=False)
 
 
 def juel_body(text: str) -> str | None:

@@ -158,9 +158,32 @@ _CEL_FUNCTIONS = frozenset(
 )
 
 
+# Flowable's variable functions (`var:equals(status, 'done')`) that are comparisons.
+_VARIABLE_FUNCTION_PREFIXES = frozenset({"variables", "vars", "var"})
+_VARIABLE_COMPARISONS = {
+    "equals": "==",
+    "eq": "==",
+    "notEquals": "!=",
+    "ne": "!=",
+    "lowerThan": "<",
+    "lt": "<",
+    "lowerThanOrEquals": "<=",
+    "lte": "<=",
+    "le": "<=",
+    "greaterThan": ">",
+    "gt": ">",
+    "greaterThanOrEquals": ">=",
+    "gte": ">=",
+    "ge": ">=",
+}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def to_cel(text: str, dialect: Dialect) -> str:
     """`text`, an expression of `dialect` (without its `${...}` or `=` wrapper), as CEL."""
     tokens = _tokens(text)
+    if dialect is Dialect.JUEL:
+        tokens = _variable_functions(tokens)
     out: list[str] = []
     significant = [i for i, (kind, _) in enumerate(tokens) if kind != "space"]
     for position, index in enumerate(significant):
@@ -189,6 +212,65 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     if not any(kind != "space" for kind, _ in tokens):
         raise Untranslatable("it is empty")
     return tokens
+
+
+def _variable_functions(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Flowable's `var:get(x)` and comparison functions (`var:gt(amount, 100)`), each
+    replaced by one token of the CEL it means."""
+    result: list[tuple[str, str]] = []
+    index = 0
+    while index < len(tokens):
+        kind, value = tokens[index]
+        if (
+            kind == "name"
+            and value in _VARIABLE_FUNCTION_PREFIXES
+            and [v for _, v in tokens[index + 1 : index + 2]] == [":"]
+            and index + 3 < len(tokens)
+            and tokens[index + 2][0] == "name"
+            and tokens[index + 3][1] == "("
+        ):
+            function = tokens[index + 2][1]
+            arguments, index = _arguments(tokens, index + 4)
+            result.append(("cel", _variable_function(f"{value}:{function}", function, arguments)))
+            continue
+        result.append((kind, value))
+        index += 1
+    return result
+
+
+def _arguments(tokens: list[tuple[str, str]], start: int) -> tuple[list[str], int]:
+    """The texts of the arguments of a call whose `(` is just before `start`, and the
+    position after its `)`."""
+    arguments: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for index in range(start, len(tokens)):
+        kind, value = tokens[index]
+        if kind == "operator" and value in "([{":
+            depth += 1
+        elif kind == "operator" and value in ")]}":
+            if depth == 0:
+                arguments.append("".join(current).strip())
+                return [a for a in arguments if a], index + 1
+            depth -= 1
+        elif kind == "operator" and value == "," and depth == 0:
+            arguments.append("".join(current).strip())
+            current = []
+            continue
+        current.append(value)
+    raise Untranslatable("an unclosed '('")
+
+
+def _variable_function(name: str, function: str, arguments: list[str]) -> str:
+    variable = arguments[0].strip("'\"") if arguments else ""
+    if not _IDENTIFIER.match(variable) or variable in _CEL_RESERVED:
+        raise Untranslatable(f"{name}(...) of {arguments[0] if arguments else 'nothing'!r}")
+    if function == "get" and len(arguments) == 1:
+        return variable
+    if function in _VARIABLE_COMPARISONS and len(arguments) == 2:
+        value = to_cel(arguments[1], Dialect.JUEL)
+        return f"({variable} {_VARIABLE_COMPARISONS[function]} {value})"
+    raise Untranslatable(f"the function {name}(...)")
 
 
 def _translated(kind: str, value: str, previous: str, following: str, dialect: Dialect) -> str:

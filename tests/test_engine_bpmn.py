@@ -309,10 +309,34 @@ def test_juel_and_feel_wrappers_become_expressions_and_literals_stay(
     assert task["assignee"] == imported
 
 
-def test_text_mixed_with_an_expression_is_a_problem() -> None:
-    [problem] = problems(document('<bpmn:userTask id="t" camunda:assignee="user-${n}" />'))
+def test_text_mixed_with_expressions_joins_the_text_and_the_values() -> None:
+    task = node('<bpmn:userTask id="t" camunda:assignee="user-${n}" />')
+    assert task["assignee"] == '="user-" + string(n)'
+    task = node(
+        """<bpmn:serviceTask id="t" camunda:class="a.B"><bpmn:extensionElements>"""
+        """<camunda:field name="text" stringValue="Hello ${gender == 'f' ? 'Ms' : 'Mr'} """
+        """#{name}!" /></bpmn:extensionElements></bpmn:serviceTask>"""
+    )
+    assert task["input"]["text"] == (
+        "=\"Hello \" + string(gender == 'f' ? 'Ms' : 'Mr') + \" \" + string(name) + \"!\""
+    )
+    assert (
+        validate_definition(
+            {
+                "key": "k",
+                "name": "k",
+                "nodes": [{"id": "s", "type": "startEvent"}, task, {"id": "e", "type": "endEvent"}],
+                "flows": [{"from": "s", "to": "t"}, {"from": "t", "to": "e"}],
+            }
+        )
+        == []
+    )
+
+
+def test_an_untranslatable_expression_inside_text_is_a_problem() -> None:
+    [problem] = problems(document('<bpmn:userTask id="t" camunda:assignee="user-${u.id()}" />'))
     assert problem.node_id == "t"
-    assert "mixes text and expressions" in problem.message
+    assert "the method call id(...)" in problem.message
 
 
 @pytest.mark.parametrize("condition", ["${amount &gt; 100}", "=amount &gt; 100", "amount &gt; 100"])

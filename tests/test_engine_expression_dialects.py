@@ -80,3 +80,33 @@ def test_what_is_outside_the_subset_is_refused_naming_it(
 def test_strings_keep_their_content_even_when_it_looks_like_an_operator() -> None:
     assert to_cel('note = "a = b and not(c)"', FEEL) == 'note == "a = b and not(c)"'
     assert to_cel("x == 'it\\'s and'", PYTHON) == "x == 'it\\'s and'"
+
+
+@pytest.mark.parametrize(
+    ("text", "cel"),
+    [
+        ("vars:equals(decision, 'goUp')", "(decision == 'goUp')"),
+        ("var:lt('myVar', 10) && ready", "(myVar < 10) && ready"),
+        ("variables:get(total) > 1", "total > 1"),
+        ("var:greaterThanOrEquals(amount, var:get(limit))", "(amount >= limit)"),
+        ('var:notEquals(state, "x") or var:gte(n, 2)', '(state != "x") || (n >= 2)'),
+    ],
+)
+def test_flowable_variable_functions_become_comparisons(text: str, cel: str) -> None:
+    assert to_cel(text, JUEL) == cel
+    compile_expression(cel)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("var:exists(a)", "the function var:exists(...)"),
+        ("var:equals(a)", "the function var:equals(...)"),
+        ("var:eq('not a name', 1)", "var:eq(...) of \"'not a name'\""),
+        ("var:eq(a, 1", "an unclosed '('"),
+    ],
+)
+def test_other_variable_functions_are_refused(text: str, reason: str) -> None:
+    with pytest.raises(Untranslatable) as refused:
+        to_cel(text, JUEL)
+    assert str(refused.value) == reason
