@@ -1,9 +1,11 @@
 """validateDefinition and deployDefinition of BPMN: problems point at the BPMN elements the
-author drew, warnings (settings Flowdesk reads without carrying out) do not stop a deployment."""
+author drew, warnings (settings Flowdesk reads without carrying out) do not stop a deployment,
+and a model drawn for another engine runs with Python actions in place of its Java code."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -11,12 +13,16 @@ from sqlmodel import select
 from api.db import SessionMaker
 from api.models import ProcessDefinition
 from api.services.users import UserService
+from tests.actions import CALLS
 from tests.client import GraphQLClient, GraphQLError
 from tests.conftest import make_user
+from tests.factories import start
+from tests.instance_reads import until
 
 VALIDATE = """
 query($x: String) { validateDefinition(bpmnXml: $x) { path nodeId message severity } }
 """
+CORPUS = Path(__file__).parent / "bpmn" / "corpus"
 DEPLOY = "mutation($x: String) { deployDefinition(bpmnXml: $x) { key version } }"
 
 
@@ -85,3 +91,29 @@ async def test_a_problem_of_the_translation_points_at_the_bpmn_element(
     async with sessions() as session:
         stored = await session.exec(select(ProcessDefinition).where(ProcessDefinition.key == key))
         assert stored.all() == []
+
+
+async def test_a_camunda7_model_runs_its_java_delegates_as_python_actions(
+    caller: GraphQLClient,
+) -> None:
+    key = f"delegates_{uuid.uuid4().hex[:10]}"
+    xml = (CORPUS / "camunda7" / "bpmnParseListener.bpmn").read_text()
+    xml = xml.replace('process id="bpmnParseListener"', f'process id="{key}"')
+    warnings = (await caller.execute(VALIDATE, {"x": xml}))["validateDefinition"]
+    assert {(p["nodeId"], p["severity"]) for p in warnings} == {
+        ("ServiceTask_1", "WARNING"),
+        ("ServiceTask_2", "WARNING"),
+    }
+    await caller.execute(DEPLOY, {"x": xml})
+    before = len(CALLS)
+
+    started = await start(caller, key, order=7)
+    done = await until(caller, started["id"], lambda found: found["status"] != "RUNNING")
+
+    assert done["status"] == "COMPLETED"
+    assert [name for name, _ in CALLS[before:]] == [
+        "org.camunda.bpm.example.delegate.ServiceTaskOneDelegate",
+        "org.camunda.bpm.example.delegate.ServiceTaskTwoDelegate",
+    ]
+    entered = [h["nodeId"] for h in done["history"] if h["type"] == "NODE_ENTERED"]
+    assert entered[:3] == ["StartEvent_1", "ServiceTask_1", "ServiceTask_2"]
