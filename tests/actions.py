@@ -17,11 +17,15 @@ def _recording(name: str) -> Action:
     return action
 
 
-# The delegates of tests/bpmn/corpus/camunda7/bpmnParseListener.bpmn.
+# The delegates of tests/bpmn/corpus/camunda7/bpmnParseListener.bpmn and the job types of
+# tests/bpmn/corpus/camunda8/conditional-pathway-10c.bpmn.
 ACTIONS: dict[str, Action] = {
     name: _recording(name)
     for name in (
         "org.camunda.bpm.example.delegate.ServiceTaskOneDelegate",
         "org.camunda.bpm.example.delegate.ServiceTaskTwoDelegate",
+        "pathA-10c",
+        "pathB-10c",
+        "wait-10c",
     )
 }

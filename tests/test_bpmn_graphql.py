@@ -117,3 +117,22 @@ async def test_a_camunda7_model_runs_its_java_delegates_as_python_actions(
     ]
     entered = [h["nodeId"] for h in done["history"] if h["type"] == "NODE_ENTERED"]
     assert entered[:3] == ["StartEvent_1", "ServiceTask_1", "ServiceTask_2"]
+
+
+@pytest.mark.parametrize(("flag", "path"), [(True, "pathA-10c"), (False, "pathB-10c")])
+async def test_a_zeebe_model_takes_the_path_its_feel_conditions_choose(
+    caller: GraphQLClient, flag: bool, path: str
+) -> None:
+    key = f"feel_{uuid.uuid4().hex[:10]}"
+    xml = (CORPUS / "camunda8" / "conditional-pathway-10c.bpmn").read_text()
+    assert "=conditionVariable=true" in xml  # FEEL's equality, not CEL's
+    xml = xml.replace('process id="condition-test-10c"', f'process id="{key}"')
+    assert (await caller.execute(VALIDATE, {"x": xml}))["validateDefinition"] == []
+    await caller.execute(DEPLOY, {"x": xml})
+    before = len(CALLS)
+
+    started = await start(caller, key, conditionVariable=flag)
+    done = await until(caller, started["id"], lambda found: found["status"] != "RUNNING")
+
+    assert done["status"] == "COMPLETED"
+    assert [name for name, _ in CALLS[before:]] == ["wait-10c", path]
