@@ -448,8 +448,12 @@ class NodeReader(BindingReader):
             return None
         error = self.errors.get(ref)
         if error is None:
-            self._problem(f"refers to error {ref!r}, which the document does not define")
-            return None
+            # Camunda 7 and Flowable take an errorRef that names no error as the code itself.
+            self._warning(
+                f"refers to error {ref!r}, which the document does not define: it catches "
+                f"the error code {ref!r}, as Camunda 7 and Flowable read it"
+            )
+            return ref
         return error.get("errorCode")
 
 

@@ -671,6 +671,25 @@ def test_an_error_boundary_without_an_error_ref_catches_every_error() -> None:
     assert boundary == {"id": "b", "type": "errorBoundary", "attachedTo": "s"}
 
 
+def test_an_error_ref_that_names_no_error_is_the_code_itself() -> None:
+    imported = import_bpmn(
+        document(
+            '<bpmn:boundaryEvent id="b" attachedToRef="s">'
+            '<bpmn:errorEventDefinition errorRef="CARD_DECLINED" /></bpmn:boundaryEvent>'
+        )
+    )
+    assert imported.definition["nodes"] == [
+        {"id": "b", "type": "errorBoundary", "attachedTo": "s", "errorCode": "CARD_DECLINED"}
+    ]
+    assert [(w.node_id, w.message) for w in imported.warnings] == [
+        (
+            "b",
+            "refers to error 'CARD_DECLINED', which the document does not define: it catches "
+            "the error code 'CARD_DECLINED', as Camunda 7 and Flowable read it",
+        )
+    ]
+
+
 def test_event_problems_name_the_event() -> None:
     xml = document(
         '<bpmn:boundaryEvent id="cycle" attachedToRef="t" cancelActivity="false">'
@@ -681,10 +700,9 @@ def test_event_problems_name_the_event() -> None:
         '<bpmn:receiveTask id="r" messageRef="Message_missing" />'
         '<bpmn:intermediateCatchEvent id="bare" />'
     )
-    assert [(p.node_id, p.message) for p in problems(xml)] == [
+    assert [(p.node_id, p.message) for p in problems(xml) if p.severity == "error"] == [
         ("cycle", "a repeating timer (timeCycle) is not supported"),
         ("err", "an error boundary event always interrupts (cancelActivity)"),
-        ("err", "refers to error 'Error_missing', which the document does not define"),
         ("r", "refers to message 'Message_missing', which the document does not define"),
         ("bare", "needs exactly one event definition, not 0"),
     ]
