@@ -290,6 +290,15 @@ class NodeReader(BindingReader):
         )
 
     def _receive_task(self, element: ET.Element) -> _Built | None:
+        if element.get("messageRef") is None:
+            # Camunda 7 and Flowable let an API call move a plain receive task on; here a
+            # message does, so the task waits for one named after it.
+            node_id = element.get("id", "")
+            self._warning(
+                f"waits for no message: it waits for the message {node_id!r} "
+                "(sendMessage), which moves it on as the other engine's trigger call would"
+            )
+            return "receiveTask", {"message": node_id}
         message = self._message_name(element.get("messageRef"))
         return None if message is None else ("receiveTask", {"message": message})
 

@@ -671,6 +671,16 @@ def test_an_error_boundary_without_an_error_ref_catches_every_error() -> None:
     assert boundary == {"id": "b", "type": "errorBoundary", "attachedTo": "s"}
 
 
+def test_a_receive_task_without_a_message_waits_for_one_named_after_it() -> None:
+    imported = import_bpmn(document('<bpmn:receiveTask id="wait" />'))
+    assert imported.definition["nodes"] == [
+        {"id": "wait", "type": "receiveTask", "message": "wait"}
+    ]
+    [warning] = imported.warnings
+    assert warning.node_id == "wait"
+    assert warning.message.startswith("waits for no message: it waits for the message 'wait'")
+
+
 def test_an_error_ref_that_names_no_error_is_the_code_itself() -> None:
     imported = import_bpmn(
         document(
