@@ -8,6 +8,7 @@
 | Java class (`camunda:class`, `flowable:class`) | the class name | field injections, input parameters | output parameters |
 | delegate expression (`${chargeCard}`) | the bean's name | the same | the same |
 | method expression (`${billing.charge(execution)}`) | the method's path, `billing.charge` | the same | `resultVariable` -> the whole result |
+| Flowable's http task (`flowable:type="http"`) | `http` | requestMethod, requestUrl, requestHeaders, requestBody, requestTimeout -> method, url, headers, json, timeout | the response body (and with saveResponseParameters its status and headers) under the task's id or the names the fields give |
 | SpiffWorkflow service operator (`spiffworkflow:serviceTaskOperator id`) | the operator's id | its parameters (expressions) | `resultVariable` -> the whole result |
 
 A Java binding names an action Flowdesk does not have: a deployment registers a Python action
@@ -15,6 +16,7 @@ under that name (the `flowdesk.actions` entry points), and the import warns so. 
 (Camunda 7 connectors, Flowable's built-in mail, http, shell or camel tasks) are refused by name.
 """
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -41,6 +43,8 @@ _REST_INPUTS = {
     "body": "json",
     "readTimeoutInSeconds": "timeout",
 }
+# Flowable's http task's fields that are the `http` action's inputs as they are.
+_FLOWABLE_HTTP_INPUTS = {"requestMethod": "method", "requestUrl": "url"}
 # Connector settings that change only how Zeebe talks to the server, not the request.
 _REST_IGNORED = frozenset({"connectionTimeoutInSeconds", "retryBackoff"})
 # A method expression: a bean's (dotted) method, called with any arguments.
@@ -67,6 +71,13 @@ class BindingReader(Reader):
         kind = activiti_attr(element, "type")
         if kind in ("external", "external-worker") and topic:
             return topic
+        if kind == "http":
+            self._warning(
+                "the http action fails on 4xx and 5xx answers (HTTP_4XX, HTTP_5XX), where "
+                "Flowable's http task goes on unless failStatusCodes names them: catch them "
+                "with an error boundary"
+            )
+            return "http"
         if kind is not None:
             self._problem(
                 f"the built-in {kind!r} task of its engine has no equivalent: use a service "
@@ -168,3 +179,59 @@ class BindingReader(Reader):
             elif name not in _REST_IGNORED:
                 self._warning(f"the REST connector's input {name!r} is ignored by the http action")
         return translated
+
+    def _flowable_http(
+        self, element: ET.Element, fields: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Flowable's http task's fields as the `http` action's input, and the variables
+        its answer goes to, as Flowable names them."""
+        inputs: dict[str, Any] = {}
+        settings: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name in _FLOWABLE_HTTP_INPUTS:
+                inputs[_FLOWABLE_HTTP_INPUTS[name]] = value
+            elif name == "requestHeaders":
+                inputs["headers"] = self._header_lines(value)
+            elif name == "requestBody":
+                inputs["json"] = self._json_body(value)
+            elif name == "requestTimeout":
+                if isinstance(value, str) and value.isdigit():
+                    inputs["timeout"] = int(value) / 1000
+                else:
+                    self._problem(f"requestTimeout {value!r} is not a number of milliseconds")
+            elif name in ("responseVariableName", "resultVariablePrefix", "saveResponseParameters"):
+                settings[name] = value
+            else:
+                self._warning(f"the http task's field {name!r} is ignored by the http action")
+        prefix = settings.get("resultVariablePrefix") or element.get("id", "")
+        outputs = {settings.get("responseVariableName") or f"{prefix}ResponseBody": "result.body"}
+        if settings.get("saveResponseParameters") == "true":
+            outputs[f"{prefix}ResponseStatusCode"] = "result.status"
+            outputs[f"{prefix}ResponseHeaders"] = "result.headers"
+        return inputs, outputs
+
+    def _header_lines(self, value: Any) -> Any:
+        """`Name: value` lines as the headers object."""
+        if not isinstance(value, str) or value.startswith("="):
+            self._problem(
+                "requestHeaders from an expression cannot be read: write them as "
+                "`Name: value` lines"
+            )
+            return None
+        headers: dict[str, str] = {}
+        for line in value.splitlines():
+            name, colon, text = line.partition(":")
+            if line.strip() and not colon:
+                self._problem(f"the request header line {line!r} is not `Name: value`")
+            elif line.strip():
+                headers[name.strip()] = text.strip()
+        return headers
+
+    def _json_body(self, value: Any) -> Any:
+        if isinstance(value, str) and not value.startswith("="):
+            try:
+                return json.loads(value)
+            except ValueError:
+                self._problem("requestBody is not JSON: the http action sends JSON bodies")
+                return None
+        return value

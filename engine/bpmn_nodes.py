@@ -207,10 +207,13 @@ class NodeReader(BindingReader):
         inputs = self._service_inputs(element)
         connector = zeebe_attr(element, "taskDefinition", "type") == REST_CONNECTOR
         result = self._result_variable(element, inputs if connector else {})
+        outputs = self._zeebe_outputs(element)
         if connector:
             inputs = self._rest_input(inputs)
+        elif activiti_attr(element, "type") == "http":
+            inputs, answer = self._flowable_http(element, inputs)
+            outputs |= answer
         put(task, "input", inputs)
-        outputs = self._zeebe_outputs(element)
         for parameter in extension_elements(element, (CAMUNDA,), "inputOutput", "outputParameter"):
             outputs[parameter.get("name", "")] = self._cel(parameter.text or "")
         if result is not None:

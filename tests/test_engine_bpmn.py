@@ -1110,3 +1110,47 @@ def test_settings_that_would_run_wrongly_here_are_problems_naming_the_element() 
             "task's action (a Python action registered under flowdesk.actions)",
         ),
     ]
+
+
+def test_flowables_http_task_runs_as_the_http_action() -> None:
+    def field(name: str, value: str) -> str:
+        return f'<flowable:field name="{name}"><flowable:string><![CDATA[{value}]]>' + (
+            "</flowable:string></flowable:field>"
+        )
+
+    imported = import_bpmn(
+        document(
+            '<bpmn:serviceTask id="post" flowable:type="http"><bpmn:extensionElements>'
+            + field("requestMethod", "POST")
+            + '<flowable:field name="requestUrl" expression="${base}/orders" />'
+            + field("requestHeaders", "Content-Type: application/json\nX-Trace: 1")
+            + field("requestBody", '{"test": "sample", "n": 2}')
+            + field("requestTimeout", "5000")
+            + field("saveResponseParameters", "true")
+            + field("disallowRedirects", "true")
+            + "</bpmn:extensionElements></bpmn:serviceTask>"
+        )
+    )
+    [task] = imported.definition["nodes"]
+    assert task == {
+        "id": "post",
+        "type": "serviceTask",
+        "action": "http",
+        "input": {
+            "method": "POST",
+            "url": '=string(base) + "/orders"',
+            "headers": {"Content-Type": "application/json", "X-Trace": "1"},
+            "json": {"test": "sample", "n": 2},
+            "timeout": 5.0,
+        },
+        "output": {
+            "postResponseBody": "result.body",
+            "postResponseStatusCode": "result.status",
+            "postResponseHeaders": "result.headers",
+        },
+    }
+    messages = [w.message for w in imported.warnings]
+    assert messages[0].startswith("the http action fails on 4xx and 5xx answers")
+    assert messages[1:] == [
+        "the http task's field 'disallowRedirects' is ignored by the http action"
+    ]
