@@ -64,29 +64,37 @@ _NO_EFFECT_ATTRIBUTES = frozenset(
         "isForCompensation",
     }
 )
-# Extension elements the import reads (or refuses by name), by namespace.
-_READ_ELEMENTS = {
-    ZEEBE: frozenset(
+# Extension elements the import reads (or refuses by name), by element: `activiti:` stands
+# for Camunda 7's, Flowable's and Activiti's alike.
+_FORMS = frozenset({"activiti:formData", "activiti:formProperty", "zeebe:formDefinition"})
+_READ_ELEMENTS: dict[str, frozenset[str]] = {
+    "process": frozenset({"zeebe:userTaskForm"}),
+    "startEvent": _FORMS | {"zeebe:ioMapping"},
+    "userTask": _FORMS
+    | {
+        "zeebe:assignmentDefinition",
+        "zeebe:priorityDefinition",
+        "zeebe:taskSchedule",
+        # A user task's flavour: Flowdesk has one kind of user task.
+        "zeebe:userTask",
+    },
+    "serviceTask": frozenset(
         {
-            "taskDefinition",
-            "ioMapping",
-            "taskHeaders",
-            "assignmentDefinition",
-            "priorityDefinition",
-            "taskSchedule",
-            "formDefinition",
-            "userTaskForm",
-            "loopCharacteristics",
-            "calledElement",
-            # A user task's flavour: Flowdesk has one kind of user task.
-            "userTask",
+            "activiti:inputOutput",
+            "activiti:field",
+            "activiti:connector",
+            "zeebe:taskDefinition",
+            "zeebe:ioMapping",
+            "zeebe:taskHeaders",
+            "spiffworkflow:serviceTaskOperator",
         }
     ),
-    SPIFF: frozenset({"serviceTaskOperator"}),
+    "callActivity": frozenset(
+        {"activiti:in", "activiti:out", "zeebe:calledElement", "zeebe:ioMapping"}
+    ),
+    "multiInstanceLoopCharacteristics": frozenset({"zeebe:loopCharacteristics"}),
 }
-_READ_ACTIVITI_ELEMENTS = frozenset(
-    {"formData", "formProperty", "inputOutput", "in", "out", "field", "connector"}
-)
+_READ_ELEMENTS["sendTask"] = _READ_ELEMENTS["serviceTask"]
 _NO_EFFECT_ELEMENTS = frozenset({"failedJobRetryTimeCycle", "versionTag", "historyTimeToLive"})
 _LISTENERS = {
     "taskListener": "a task listener",
@@ -124,20 +132,20 @@ def check_extensions(
         hint = _HINTS.get(attribute, "Flowdesk has no equivalent")
         warn(f"{qname(name)}={value!r} is ignored: {hint}")
     extensions = element.find(bpmn_tag("extensionElements"))
+    read = _READ_ELEMENTS.get(local, frozenset())
     for child in extensions if extensions is not None else ():
         namespace, _, _ = child.tag[1:].rpartition("}")
         tag = strip_ns(child.tag)
-        if namespace in ACTIVITI_LIKE:
-            if tag in _LISTENERS:
-                event = child.get("event")
-                warn(
-                    f"{_LISTENERS[tag]} ({qname(child.tag)}"
-                    + (f" on {event!r}" if event else "")
-                    + ") is not run: Flowdesk runs no Java code; model its work as a service "
-                    "task"
-                )
-            elif tag not in _READ_ACTIVITI_ELEMENTS and tag not in _NO_EFFECT_ELEMENTS:
-                warn(f"{qname(child.tag)} is ignored: Flowdesk has no equivalent")
+        if namespace not in _NAMESPACES:
+            continue
+        spelled = f"activiti:{tag}" if namespace in ACTIVITI_LIKE else qname(child.tag)
+        if namespace in ACTIVITI_LIKE and tag in _LISTENERS:
+            event = child.get("event")
+            warn(
+                f"{_LISTENERS[tag]} ({qname(child.tag)}"
+                + (f" on {event!r}" if event else "")
+                + ") is not run: Flowdesk runs no Java code; model its work as a service task"
+            )
         elif namespace == ZEEBE and tag in _ZEEBE_LISTENERS:
             warn(
                 f"{_ZEEBE_LISTENERS[tag]} ({qname(child.tag)}) are not run: Flowdesk has no "
@@ -148,5 +156,5 @@ def check_extensions(
                 f"a {qname(child.tag)} cannot run in Flowdesk: do its work in a service "
                 "task's action (a Python action registered under flowdesk.actions)"
             )
-        elif namespace in _READ_ELEMENTS and tag not in _READ_ELEMENTS[namespace]:
+        elif spelled not in read and tag not in _NO_EFFECT_ELEMENTS:
             warn(f"{qname(child.tag)} is ignored: Flowdesk has no equivalent")

@@ -1154,3 +1154,20 @@ def test_flowables_http_task_runs_as_the_http_action() -> None:
     assert messages[1:] == [
         "the http task's field 'disallowRedirects' is ignored by the http action"
     ]
+
+
+def test_mappings_on_elements_that_do_not_read_them_are_warnings() -> None:
+    xml = document(
+        '<bpmn:userTask id="u"><bpmn:extensionElements><camunda:inputOutput>'
+        '<camunda:inputParameter name="a">1</camunda:inputParameter></camunda:inputOutput>'
+        '<zeebe:ioMapping><zeebe:output source="=x" target="y" /></zeebe:ioMapping>'
+        "</bpmn:extensionElements></bpmn:userTask>"
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:properties><zeebe:property name="k" value="v" /></zeebe:properties>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert warnings_of(xml) == [
+        ("u", "camunda:inputOutput is ignored: Flowdesk has no equivalent"),
+        ("u", "zeebe:ioMapping is ignored: Flowdesk has no equivalent"),
+        ("s", "zeebe:properties is ignored: Flowdesk has no equivalent"),
+    ]
