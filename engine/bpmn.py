@@ -15,7 +15,7 @@ every problem is reported at once.
 | `serviceTask`, `sendTask` | `serviceTask`: what it is bound to (job type, external-task topic, Java class or bean, SpiffWorkflow operator; `bpmn_bindings`) -> `action`, input mappings, field injections and task headers -> `input`, output mappings and result variables -> `output`, Zeebe retries -> `retry.maxAttempts`. All three engines run a send task exactly like a service task. |
 | `receiveTask`, message `intermediateCatchEvent` | `receiveTask`: `message` = the referenced message's name |
 | `callActivity` | `callActivity`: `calledElement`, a fixed `version`, in/out mappings -> `inputs` / `outputs` |
-| exclusive, parallel, inclusive gateway | the gateway of the same name; `default` marks that flow `"default": true` |
+| exclusive, parallel, inclusive gateway | the gateway of the same name; `default` marks that flow `"default": true`; an inclusive gateway's flow without a condition is always taken (`"condition": "true"`) |
 | timer `intermediateCatchEvent` | `timer`: timeDuration -> `duration`, timeDate -> `until` (a fixed date as `="<date>"`) |
 | timer `boundaryEvent` | `timer` with `attachedTo` and `interrupting` (= cancelActivity) |
 | error `boundaryEvent` | `errorBoundary` with `attachedTo` and the referenced error's `errorCode` |
@@ -52,6 +52,7 @@ behind, `bpmn_forms` turns forms into JSON Schema, `bpmn_reader` holds what they
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -295,6 +296,17 @@ class _Importer(NodeReader):
     ) -> list[dict[str, Any]]:
         flows = [self._flow(element, node_ids) for element in elements]
         by_id = {flow.get("id"): flow for flow in flows}
+        inclusive = {element.get("id") for element in self.root.iter(bpmn_tag("inclusiveGateway"))}
+        forks = Counter(flow["from"] for flow in flows if flow["from"] in inclusive)
+        for each in flows:
+            # Camunda 7, Flowable and Zeebe always take a flow without a condition out of
+            # an inclusive gateway; the format says so with a condition that always holds.
+            if (
+                forks[each["from"]] > 1
+                and "condition" not in each
+                and each.get("id") not in defaults
+            ):
+                each["condition"] = "true"
         for flow_id, source in defaults.items():
             flow = by_id.get(flow_id)
             if flow is not None and flow["from"] == source.get("id"):

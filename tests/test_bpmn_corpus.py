@@ -18,7 +18,7 @@ from engine.validation import Problem
 CORPUS = Path(__file__).parent / "bpmn" / "corpus"
 FILES = sorted(CORPUS.glob("*/*.bpmn"))
 # The share of the corpus accepted, as measured; it may only grow.
-ACCEPTED_AT_LEAST = 64 / 140
+ACCEPTED_AT_LEAST = 65 / 140
 # A BPMN element with its id: `bpmn:sequenceFlow[@id='toEnd']`.
 _ELEMENT = re.compile(r"^bpmn:\w+\[@id='[^']+'\]$")
 

@@ -1171,3 +1171,21 @@ def test_mappings_on_elements_that_do_not_read_them_are_warnings() -> None:
         ("u", "zeebe:ioMapping is ignored: Flowdesk has no equivalent"),
         ("s", "zeebe:properties is ignored: Flowdesk has no equivalent"),
     ]
+
+
+def test_an_inclusive_gateways_flow_without_a_condition_is_always_taken() -> None:
+    definition = bpmn_to_definition(
+        document(
+            '<bpmn:startEvent id="start" /><bpmn:inclusiveGateway id="fork" default="d" />'
+            '<bpmn:inclusiveGateway id="join" /><bpmn:endEvent id="end" />'
+            '<bpmn:sequenceFlow id="in" sourceRef="start" targetRef="fork" />'
+            '<bpmn:sequenceFlow id="a" sourceRef="fork" targetRef="join" />'
+            '<bpmn:sequenceFlow id="b" sourceRef="fork" targetRef="join">'
+            "<bpmn:conditionExpression>${x}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+            '<bpmn:sequenceFlow id="d" sourceRef="fork" targetRef="join" />'
+            '<bpmn:sequenceFlow id="out" sourceRef="join" targetRef="end" />'
+        )
+    )
+    conditions = {flow["id"]: flow.get("condition") for flow in definition["flows"]}
+    assert conditions == {"in": None, "a": "true", "b": "x", "d": None, "out": None}
+    assert validate_definition(definition) == []
