@@ -69,8 +69,10 @@ class BindingReader(Reader):
             return operator.get("id")
         topic = activiti_attr(element, "topic")
         kind = activiti_attr(element, "type")
-        if kind in ("external", "external-worker") and topic:
-            return topic
+        if kind in ("external", "external-worker"):
+            if not topic:
+                self._problem(f"the {kind} task names no topic: give it one, the action's name")
+            return topic or None
         if kind == "http":
             self._warning(
                 "the http action fails on 4xx and 5xx answers (HTTP_4XX, HTTP_5XX), where "
@@ -92,8 +94,8 @@ class BindingReader(Reader):
                 return self._expression_action(attribute, text)
         if extension_element(element, ACTIVITI_LIKE, "connector") is not None:
             self._problem(
-                "a Camunda 7 connector cannot run in Flowdesk: use the http action "
-                '(camunda:type="external" with a topic, or a zeebe:taskDefinition type)'
+                "a Camunda 7 connector cannot run in Flowdesk: bind the task to an action "
+                '(camunda:type="external" and a topic, such as http, the built-in one)'
             )
             return None
         self._problem(

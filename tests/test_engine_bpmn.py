@@ -422,6 +422,8 @@ def test_a_service_task_without_an_action_is_a_problem() -> None:
     [problem] = problems(document('<bpmn:serviceTask id="s" />'))
     assert problem.node_id == "s"
     assert problem.message.startswith("names no action")
+    [problem] = problems(document('<bpmn:serviceTask id="s" camunda:type="external" />'))
+    assert problem.message == "the external task names no topic: give it one, the action's name"
 
 
 @pytest.mark.parametrize(
