@@ -285,8 +285,8 @@ def _translated(kind: str, value: str, previous: str, following: str, dialect: D
         return value
     if dialect is Dialect.FEEL and value == "not" and following == "(":
         return "!"
-    if dialect is Dialect.FEEL and value == "in" and following == "[":
-        return "in"  # a FEEL list test means what CEL's `in` does
+    if dialect is Dialect.FEEL and value == "in" and following != "(":
+        return "in"  # a FEEL list test means what CEL's `in` does; `in (...)` is a range
     if dialect is Dialect.PYTHON and value == "not" and following == "in":
         raise Untranslatable("Python's 'not in': write !(x in list)")
     if value in _WORDS[dialect]:

@@ -19,6 +19,7 @@ FEEL, JUEL, PYTHON = Dialect.FEEL, Dialect.JUEL, Dialect.PYTHON
         (FEEL, "not(approved)", "!(approved)"),
         (FEEL, 'order.customer.tier = "gold"', 'order.customer.tier == "gold"'),
         (FEEL, 'region in ["EU", "UK"]', 'region in ["EU", "UK"]'),
+        (FEEL, "region in allowed", "region in allowed"),
         (FEEL, "x = null", "x == null"),
         (FEEL, "count + 1", "count + 1"),
         (JUEL, "approved == true", "approved == true"),
