@@ -12,43 +12,53 @@ every problem is reported at once.
 | `startEvent` (plain) | `startEvent`; its form becomes the definition's `variables` schema |
 | `endEvent` (plain) | `endEvent` |
 | `userTask` | `userTask`: assignee, candidateUsers, candidateGroups, priority, dueDate -> `due`, form fields -> `form` (JSON Schema), `multiInstanceLoopCharacteristics` -> `multiInstance` |
-| `serviceTask`, `sendTask` | `serviceTask`: the job type / external-task topic -> `action`, input mappings and task headers -> `input`, output mappings -> `output`, Zeebe retries -> `retry.maxAttempts`. All three engines run a send task exactly like a service task. |
+| `serviceTask`, `sendTask` | `serviceTask`: what it is bound to (job type, external-task topic, Java class or bean, SpiffWorkflow operator; `bpmn_bindings`) -> `action`, input mappings, field injections and task headers -> `input`, output mappings and result variables -> `output`, Zeebe retries -> `retry.maxAttempts`. All three engines run a send task exactly like a service task. |
 | `receiveTask`, message `intermediateCatchEvent` | `receiveTask`: `message` = the referenced message's name |
 | `callActivity` | `callActivity`: `calledElement`, a fixed `version`, in/out mappings -> `inputs` / `outputs` |
-| exclusive, parallel, inclusive gateway | the gateway of the same name; `default` marks that flow `"default": true` |
+| exclusive, parallel, inclusive gateway | the gateway of the same name; `default` marks that flow `"default": true`; an inclusive gateway's flow without a condition is always taken (`"condition": "true"`) |
 | timer `intermediateCatchEvent` | `timer`: timeDuration -> `duration`, timeDate -> `until` (a fixed date as `="<date>"`) |
 | timer `boundaryEvent` | `timer` with `attachedTo` and `interrupting` (= cancelActivity) |
 | error `boundaryEvent` | `errorBoundary` with `attachedTo` and the referenced error's `errorCode` |
 | `sequenceFlow` | flow: id, sourceRef -> `from`, targetRef -> `to`, conditionExpression -> `condition` |
 | `documentation` | `documentation` |
 
-Node and flow ids are the BPMN ids. Values: `${x}`, `#{x}` (JUEL) and `=x` (Zeebe) become the
-expression `=x`, anything else stays a literal; fields that are always CEL (conditions,
-completionCondition, outputs) lose the wrapper only. Expressions are not translated from
-JUEL or FEEL: Flowdesk evaluates CEL, so a model meant for it writes CEL inside the wrapper.
+Node and flow ids are the BPMN ids. Values: `${x}`, `#{x}` (JUEL) and `=x` (Zeebe's FEEL)
+become the expression `=x`, anything else stays a literal; fields that are always
+expressions (conditions, completionCondition, outputs) lose the wrapper only, and read as
+SpiffWorkflow's Python without one. Every expression is translated to CEL on the way
+(`engine.expression_dialects`: the common subset; the rest is a problem at its element).
 Ignored because they do not change how the process runs: diagram interchange (bpmndi),
 collaborations, lanes, data objects and stores, text annotations, associations, groups,
 flow names (a flow has no name in the format), message correlation keys (Flowdesk delivers
-messages by instance id or business key), and extension settings not listed above.
+messages by instance id or business key), and extension settings that only tune the other
+engine; any other extension setting not listed above is a warning (`bpmn_extensions`).
 Where Camunda 7 (or Zeebe with propagateAllParentVariables="false") passes no variables to
 a called process unless told, Flowdesk passes all of them when a call activity has no input
-mappings. Rejected, each by element name and id: every other BPMN element in a process
-(sub-processes, script, business rule and manual tasks, other gateways and events, event
-definitions other than the ones above, standard loops, multi-instance on anything but a user
-task), and settings that would run differently here (Java delegates, scripts, form
-references whose fields are not in the document, Zeebe outputElement, copying back all of a
-child's variables, deployment or version-tag bindings, repeating timers).
+mappings. Rejected, each by element name and id: script tasks (an action does their work),
+every other BPMN element in a process (sub-processes, business rule and manual tasks, other
+gateways and events, event definitions other than the ones above, standard loops,
+multi-instance on anything but a user task), and settings that would run differently here
+(scripts, built-in tasks and connectors of other engines, form references whose fields are
+not in the document, Zeebe outputElement, copying back all of a child's variables,
+deployment or version-tag bindings, repeating timers). Settings that are read but have no
+effect are warnings (`BpmnImport.warnings`): the import goes on, and the author is told.
 
-This module finds the process and its flows; `bpmn_nodes` builds each node, `bpmn_forms`
-turns forms into JSON Schema, `bpmn_reader` holds what they share (problems, values), and
-`bpmn_xml` reads elements and their Camunda, Zeebe and Flowable extensions.
+This module finds the process and its flows; `bpmn_nodes` builds each node, `bpmn_bindings`
+reads what a service task is bound to, `bpmn_extensions` warns about the settings left
+behind, `bpmn_forms` turns forms into JSON Schema, `bpmn_reader` holds what they share
+(problems, values), and `bpmn_xml` reads elements and their extensions.
 """
 
+import dataclasses
+import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any, NoReturn
 from xml.parsers import expat
 
+from engine.bpmn_extensions import check_extensions
 from engine.bpmn_nodes import NodeReader
 from engine.bpmn_reader import put, split_list
 from engine.bpmn_xml import (
@@ -58,10 +68,12 @@ from engine.bpmn_xml import (
     bpmn_local,
     bpmn_tag,
     documentation,
+    element_path,
     extension_elements,
     ns_path,
     qname,
 )
+from engine.problems import ERROR
 from engine.validation import DefinitionInvalid, Problem
 
 # Children of a process that carry no execution semantics.
@@ -76,8 +88,12 @@ _IGNORED = frozenset(
         "textAnnotation",
         "association",
         "group",
+        # The process's data inputs and outputs: Flowdesk's are its variables.
+        "ioSpecification",
     }
 )
+# A path into the definition document that points at one node or flow.
+_ITEM_PATH = re.compile(r"^(?P<list>nodes|flows)\[(?P<index>\d+)\]\.?(?P<rest>.*)$")
 
 
 class BpmnImportError(DefinitionInvalid):
@@ -89,15 +105,50 @@ class BpmnImportError(DefinitionInvalid):
     """
 
 
-def bpmn_to_definition(xml: str | bytes) -> dict[str, Any]:
-    """The definition document (JSON format, `"from"` spelled as in JSON) of a BPMN 2.0 XML
-    document; raises BpmnImportError listing every problem."""
+@dataclass(frozen=True)
+class BpmnImport:
+    """A BPMN document's translation: the definition document, the warnings of the import
+    (settings read but without effect in Flowdesk), and where each node and flow came from."""
+
+    definition: dict[str, Any]
+    warnings: list[Problem] = dataclasses.field(default_factory=list)
+    # Node and flow ids (the BPMN ids) -> the element's path, the process's under "".
+    elements: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def locate(self, problems: list[Problem]) -> list[Problem]:
+        """Problems found in the definition document, pointed at the BPMN elements they
+        came from: the author wrote the XML, not the JSON paths into its translation."""
+        return [self._located(problem) for problem in problems]
+
+    def _located(self, problem: Problem) -> Problem:
+        match = _ITEM_PATH.match(problem.path)
+        items = self.definition.get(match["list"], []) if match else []
+        item = items[int(match["index"])] if match and int(match["index"]) < len(items) else None
+        item_id = item.get("id") if isinstance(item, dict) else None
+        node_id: str | None
+        if match and isinstance(item_id, str) and item_id in self.elements:
+            path, node_id, where = self.elements[item_id], item_id, match["rest"]
+        else:
+            path, node_id, where = self.elements.get("", ""), problem.node_id, problem.path
+        message = f"{where}: {problem.message}" if where else problem.message
+        return Problem(path, message, node_id, problem.severity)
+
+
+def import_bpmn(xml: str | bytes) -> BpmnImport:
+    """The translation of a BPMN 2.0 XML document; raises BpmnImportError listing every
+    problem (warnings too) when it has errors."""
     root = _parse(xml)
     importer = _Importer(root)
     definition = importer.definition()
-    if importer.problems:
+    if any(problem.severity == ERROR for problem in importer.problems):
         raise BpmnImportError(importer.problems)
-    return definition
+    return BpmnImport(definition, importer.problems, importer.elements)
+
+
+def bpmn_to_definition(xml: str | bytes) -> dict[str, Any]:
+    """The definition document (JSON format, `"from"` spelled as in JSON) of a BPMN 2.0 XML
+    document; raises BpmnImportError listing every problem."""
+    return import_bpmn(xml).definition
 
 
 def _parse(xml: str | bytes) -> ET.Element:
@@ -153,14 +204,24 @@ class _Importer(NodeReader):
     """One document's translation: its one executable process, the nodes and the flows."""
 
     def definition(self) -> dict[str, Any]:
+        # Where each node and flow comes from, the process itself under "".
+        self.elements: dict[str, str] = {}
         process = self._executable_process()
         if process is None:
             return {}
+        self.elements[""] = element_path(process)
+        self.elements |= {
+            element.get("id", ""): element_path(element)
+            for element in process
+            if element.get("id") and bpmn_local(element) is not None
+        }
         self.forms = {
             form.get("id", ""): form.text or ""
             for form in extension_elements(process, (ZEEBE,), "userTaskForm")
         }
         key = process.get("id", "")
+        self.element = process
+        check_extensions(process, "process", self._warning, self._problem)
         definition: dict[str, Any] = {"key": key, "name": self._process_name(process)}
         put(definition, "description", documentation(process))
         put(definition, "startableBy", self._starters(process))
@@ -235,6 +296,17 @@ class _Importer(NodeReader):
     ) -> list[dict[str, Any]]:
         flows = [self._flow(element, node_ids) for element in elements]
         by_id = {flow.get("id"): flow for flow in flows}
+        inclusive = {element.get("id") for element in self.root.iter(bpmn_tag("inclusiveGateway"))}
+        forks = Counter(flow["from"] for flow in flows if flow["from"] in inclusive)
+        for each in flows:
+            # Camunda 7, Flowable and Zeebe always take a flow without a condition out of
+            # an inclusive gateway; the format says so with a condition that always holds.
+            if (
+                forks[each["from"]] > 1
+                and "condition" not in each
+                and each.get("id") not in defaults
+            ):
+                each["condition"] = "true"
         for flow_id, source in defaults.items():
             flow = by_id.get(flow_id)
             if flow is not None and flow["from"] == source.get("id"):
@@ -259,4 +331,5 @@ class _Importer(NodeReader):
                 self._problem(f"the sequence flow {verb} {ref!r}, which is not in the process")
             flow[field] = ref
         put(flow, "condition", self._cel_child(element, "conditionExpression"))
+        check_extensions(element, "sequenceFlow", self._warning, self._problem)
         return flow

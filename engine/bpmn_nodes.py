@@ -7,8 +7,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
+from engine.bpmn_bindings import REST_CONNECTOR, BindingReader
+from engine.bpmn_extensions import check_extensions
 from engine.bpmn_forms import form_schema
-from engine.bpmn_reader import Reader, put, split_list
+from engine.bpmn_reader import put, split_list
 from engine.bpmn_xml import (
     ACTIVITI_LIKE,
     CAMUNDA,
@@ -45,6 +47,7 @@ _HANDLED = {
     "intermediateCatchEvent": frozenset({"timerEventDefinition", "messageEventDefinition"}),
     "boundaryEvent": frozenset({"timerEventDefinition", "errorEventDefinition"}),
     "endEvent": frozenset({"terminateEventDefinition", "errorEventDefinition"}),
+    "scriptTask": frozenset({"script"}),
 }
 
 # An entry of a potentialOwner expression: `user(kermit)`, `group(management)`.
@@ -53,7 +56,7 @@ _OWNER = re.compile(r"^(?P<kind>user|group)\((?P<name>.*)\)$")
 _Built = tuple[str, dict[str, Any]]
 
 
-class NodeReader(Reader):
+class NodeReader(BindingReader):
     """Builds each flow node of the document's process, by kind."""
 
     def __init__(self, root: ET.Element) -> None:
@@ -78,6 +81,7 @@ class NodeReader(Reader):
             "task": self._pass_through,
             "manualTask": self._pass_through,
             "intermediateThrowEvent": self._pass_through,
+            "scriptTask": self._script_task,
         }
 
     def _node(self, element: ET.Element, local: str) -> dict[str, Any] | None:
@@ -94,6 +98,10 @@ class NodeReader(Reader):
         built = builder(element)
         if built is None:
             return None
+        check_extensions(element, local, self._warning, self._problem)
+        loop = element.find(bpmn_tag("multiInstanceLoopCharacteristics"))
+        if loop is not None:
+            check_extensions(loop, "multiInstanceLoopCharacteristics", self._warning, self._problem)
         node_type, fields = built
         node: dict[str, Any] = {"id": node_id, "type": node_type}
         put(node, "name", element.get("name"))
@@ -110,6 +118,11 @@ class NodeReader(Reader):
                 )
 
     def _start_event(self, element: ET.Element) -> _Built:
+        if extension_element(element, (ZEEBE,), "ioMapping") is not None:
+            self._problem(
+                "zeebe:ioMapping on a start event has no equivalent: map the variables in "
+                "the input of the first task"
+            )
         # A start form says which variables an instance starts with.
         self.variables = form_schema(element, self.forms, self._problem)
         return "startEvent", {}
@@ -220,23 +233,23 @@ class NodeReader(Reader):
 
     def _service_task(self, element: ET.Element) -> _Built:
         task: dict[str, Any] = {}
-        definition = extension_element(element, (ZEEBE,), "taskDefinition")
-        topic = activiti_attr(element, "topic")
-        if definition is not None and definition.get("type"):
-            task["action"] = definition.get("type")
-        elif activiti_attr(element, "type") in ("external", "external-worker") and topic:
-            task["action"] = topic
-        else:
-            self._problem(
-                "names no action: give it a zeebe:taskDefinition type, or "
-                'camunda:type="external" (flowable:type="external-worker") and a topic; '
-                "Java delegates, expressions and connectors cannot run in Flowdesk"
-            )
-        put(task, "input", self._service_inputs(element))
+        put(task, "action", self._action(element))
+        inputs = self._service_inputs(element)
+        connector = zeebe_attr(element, "taskDefinition", "type") == REST_CONNECTOR
+        result = self._result_variable(element, inputs if connector else {})
         outputs = self._zeebe_outputs(element)
+        if connector:
+            inputs = self._rest_input(inputs)
+        elif activiti_attr(element, "type") == "http":
+            inputs, answer = self._flowable_http(element, inputs)
+            outputs |= answer
+        put(task, "input", inputs)
         for parameter in extension_elements(element, (CAMUNDA,), "inputOutput", "outputParameter"):
             outputs[parameter.get("name", "")] = self._cel(parameter.text or "")
+        if result is not None:
+            outputs[result] = "result"
         put(task, "output", outputs)
+        definition = extension_element(element, (ZEEBE,), "taskDefinition")
         retries = definition.get("retries") if definition is not None else None
         if retries:
             if retries.isdigit():
@@ -252,6 +265,7 @@ class NodeReader(Reader):
             header.get("key", ""): header.get("value", "")
             for header in extension_elements(element, (ZEEBE,), "taskHeaders", "header")
         }
+        inputs |= self._field_injections(element) | self._operator_parameters(element)
         inputs |= self._zeebe_inputs(element)
         for parameter in extension_elements(element, (CAMUNDA,), "inputOutput", "inputParameter"):
             inputs[parameter.get("name", "")] = self._parameter(parameter)
@@ -271,18 +285,53 @@ class NodeReader(Reader):
         return self._value(text) if text else None
 
     def _zeebe_inputs(self, element: ET.Element) -> dict[str, Any]:
-        return {
-            mapping.get("target", ""): self._value(mapping.get("source", ""))
-            for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "input")
-        }
+        """Zeebe input mappings; a dotted target (`order.id`) sets a field of an object,
+        as in Zeebe."""
+        inputs: dict[str, Any] = {}
+        for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "input"):
+            target = mapping.get("target", "")
+            *parents, name = target.split(".")
+            into = inputs
+            for parent in parents:
+                into = into.setdefault(parent, {})
+                if not isinstance(into, dict):
+                    self._problem(f"input target {target!r} sets a field of {parent!r}, a value")
+                    break
+            else:
+                into[name] = self._value(mapping.get("source", ""))
+        return inputs
 
     def _zeebe_outputs(self, element: ET.Element) -> dict[str, Any]:
-        return {
-            mapping.get("target", ""): self._cel(mapping.get("source", ""))
-            for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "output")
-        }
+        outputs: dict[str, Any] = {}
+        for mapping in extension_elements(element, (ZEEBE,), "ioMapping", "output"):
+            target = mapping.get("target", "")
+            if "." in target:
+                self._problem(
+                    f"output target {target!r} sets a field: Flowdesk sets whole variables; "
+                    f"write the target {target.split('.')[0]!r} with the whole object"
+                )
+            outputs[target] = self._cel(mapping.get("source", ""))
+        return outputs
+
+    def _script_task(self, element: ET.Element) -> None:
+        language = element.get("scriptFormat")
+        self._problem(
+            f"a {language + ' ' if language else ''}script task cannot run in Flowdesk: "
+            "make it a service task whose "
+            "action does the script's work (a Python action registered under the "
+            "flowdesk.actions entry points)"
+        )
 
     def _receive_task(self, element: ET.Element) -> _Built | None:
+        if element.get("messageRef") is None:
+            # Camunda 7 and Flowable let an API call move a plain receive task on; here a
+            # message does, so the task waits for one named after it.
+            node_id = element.get("id", "")
+            self._warning(
+                f"waits for no message: it waits for the message {node_id!r} "
+                "(sendMessage), which moves it on as the other engine's trigger call would"
+            )
+            return "receiveTask", {"message": node_id}
         message = self._message_name(element.get("messageRef"))
         return None if message is None else ("receiveTask", {"message": message})
 
@@ -305,6 +354,11 @@ class NodeReader(Reader):
         called = zeebe.get("processId") if zeebe is not None else element.get("calledElement")
         if not called:
             self._problem("calls nothing: give it a calledElement")
+        elif called.startswith("=") or "${" in called or "#{" in called:
+            self._problem(
+                f"calledElement {called!r} is an expression: Flowdesk calls a process by "
+                "its key; write the key, or choose between call activities with a gateway"
+            )
         call: dict[str, Any] = {"calledElement": called}
         put(call, "version", self._called_version(element, zeebe))
         if zeebe is not None:
@@ -436,8 +490,12 @@ class NodeReader(Reader):
             return None
         error = self.errors.get(ref)
         if error is None:
-            self._problem(f"refers to error {ref!r}, which the document does not define")
-            return None
+            # Camunda 7 and Flowable take an errorRef that names no error as the code itself.
+            self._warning(
+                f"refers to error {ref!r}, which the document does not define: it catches "
+                f"the error code {ref!r}, as Camunda 7 and Flowable read it"
+            )
+            return ref
         return error.get("errorCode")
 
 

@@ -1,5 +1,6 @@
 """Reading BPMN 2.0 XML with ElementTree: the namespaces, names and paths of elements, and the
-extension elements and attributes that Camunda 7, Zeebe (Camunda 8) and Flowable add."""
+extension elements and attributes that Camunda 7, Zeebe (Camunda 8) and Flowable add (Flowable
+and Camunda 7 still read Activiti's namespace, so it is read as theirs)."""
 
 import xml.etree.ElementTree as ET
 
@@ -7,9 +8,18 @@ BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
 FLOWABLE = "http://flowable.org/bpmn"
-_PREFIXES = {BPMN: "bpmn", CAMUNDA: "camunda", ZEEBE: "zeebe", FLOWABLE: "flowable"}
+ACTIVITI = "http://activiti.org/bpmn"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_PREFIXES = {
+    BPMN: "bpmn",
+    CAMUNDA: "camunda",
+    ZEEBE: "zeebe",
+    FLOWABLE: "flowable",
+    ACTIVITI: "activiti",
+    SPIFF: "spiffworkflow",
+}
 # Camunda 7 and Flowable both descend from Activiti and spell their extensions alike.
-ACTIVITI_LIKE = (CAMUNDA, FLOWABLE)
+ACTIVITI_LIKE = (CAMUNDA, FLOWABLE, ACTIVITI)
 
 
 def bpmn_tag(local: str) -> str:

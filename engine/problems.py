@@ -1,5 +1,6 @@
 """What validation reports: problems, each naming a JSON path and, when it concerns
-one, a node, so an editor can point at both."""
+one, a node, so an editor can point at both. A problem is an error (the definition cannot
+be deployed) or a warning (it can, but something the author wrote has no effect)."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -8,12 +9,16 @@ from engine.definition import Definition, Flow
 from engine.enums import NodeType
 from engine.node_types import Node
 
+ERROR = "error"
+WARNING = "warning"
+
 
 @dataclass(frozen=True)
 class Problem:
     path: str
     message: str
     node_id: str | None = None
+    severity: str = ERROR
 
     def __str__(self) -> str:
         return f"{self.path or '(definition)'}: {self.message}"

@@ -10,16 +10,15 @@ from api.errors import BadUserInput
 from api.services.definitions import document
 from engine.definition import definition_json_schema
 from schema.common import JSON, Ctx, build_connection, page_size
-from schema.definitions import DefinitionProblem, ProcessDefinition
+from schema.definitions import DefinitionProblem, ProblemSeverity, ProcessDefinition
 from schema.ids import decode_id
 
 
 async def deploy_definition(
     info: Ctx, definition: JSON | None = None, bpmn_xml: str | None = None
 ) -> ProcessDefinition:
-    row = await info.context.services.definitions.deploy(
-        document(definition, bpmn_xml), info.context.require_user()
-    )
+    raw, imported = document(definition, bpmn_xml)
+    row = await info.context.services.definitions.deploy(raw, info.context.require_user(), imported)
     return ProcessDefinition.from_row(row)
 
 
@@ -35,17 +34,30 @@ async def validate_definition(
 ) -> list[DefinitionProblem]:
     principal = info.context.require_user()
     try:
-        raw = document(definition, bpmn_xml)
+        raw, imported = document(definition, bpmn_xml)
     except BadUserInput as exc:
         if "problems" not in exc.extensions:
             raise
         # The error's problems are as clients read them (camelCase `nodeId`).
         return [
-            DefinitionProblem(path=p["path"], node_id=p["nodeId"], message=p["message"])
+            DefinitionProblem(
+                path=p["path"],
+                node_id=p["nodeId"],
+                message=p["message"],
+                severity=ProblemSeverity(p["severity"]),
+            )
             for p in exc.extensions["problems"]
         ]
-    problems = await info.context.services.definitions.check(principal, raw)
-    return [DefinitionProblem(path=p.path, node_id=p.node_id, message=p.message) for p in problems]
+    problems = await info.context.services.definitions.check(principal, raw, imported)
+    return [
+        DefinitionProblem(
+            path=p.path,
+            node_id=p.node_id,
+            message=p.message,
+            severity=ProblemSeverity(p.severity),
+        )
+        for p in problems
+    ]
 
 
 async def export_definition(info: Ctx, key: str, version: int | None = None) -> JSON:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
@@ -68,8 +69,26 @@ class ProcessDefinition(relay.Node):
         return [cls.from_row(r) if r and r.id in visible else None for r in rows]
 
 
+@strawberry.enum(description="Whether a problem stops a deployment.")
+class ProblemSeverity(enum.Enum):
+    ERROR = strawberry.enum_value("error", description="The definition cannot be deployed.")
+    WARNING = strawberry.enum_value(
+        "warning",
+        description="It can be deployed, but something it says has no effect in Flowdesk.",
+    )
+
+
 @strawberry.type(description="One thing wrong with a definition.")
 class DefinitionProblem:
-    path: str = strawberry.field(description="Where, as a JSON path into the document.")
-    node_id: str | None = strawberry.field(description="The node it concerns, if any.")
-    message: str = strawberry.field(description="What is wrong.")
+    path: str = strawberry.field(
+        description="Where: a JSON path into the document, or for BPMN the element, as "
+        "`bpmn:userTask[@id='review']`."
+    )
+    node_id: str | None = strawberry.field(
+        description="The node (for BPMN, the element's id, sequence flows included) it "
+        "concerns, if any."
+    )
+    message: str = strawberry.field(description="What is wrong, and what to do.")
+    severity: ProblemSeverity = strawberry.field(
+        description="ERROR stops the deployment; a WARNING does not."
+    )

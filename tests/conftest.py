@@ -39,6 +39,7 @@ from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
+from tests.actions import ACTIONS
 from tests.client import PASSWORD, GraphQLClient
 from workers.actions import load_actions
 from workers.worker import build_worker
@@ -156,7 +157,9 @@ async def run_worker(
         bus = EventBus(redis, settings.event_channel_prefix)
         async with (
             httpx.AsyncClient() as http,
-            build_worker(temporal, settings, sessions, bus, load_actions(http, settings)) as worker,
+            build_worker(
+                temporal, settings, sessions, bus, {**load_actions(http, settings), **ACTIONS}
+            ) as worker,
         ):
             yield worker
     finally:

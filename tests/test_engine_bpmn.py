@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from engine.bpmn import BpmnImportError, bpmn_to_definition
+from engine.bpmn import BpmnImportError, bpmn_to_definition, import_bpmn
 from engine.definition import Definition
 from engine.enums import NodeType
 from engine.validation import DefinitionInvalid, Problem, validate_definition
@@ -18,6 +18,8 @@ NAMESPACES = (
     'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
     'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
     'xmlns:flowable="http://flowable.org/bpmn" '
+    'xmlns:activiti="http://activiti.org/bpmn" '
+    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 )
 
@@ -307,10 +309,34 @@ def test_juel_and_feel_wrappers_become_expressions_and_literals_stay(
     assert task["assignee"] == imported
 
 
-def test_text_mixed_with_an_expression_is_a_problem() -> None:
-    [problem] = problems(document('<bpmn:userTask id="t" camunda:assignee="user-${n}" />'))
+def test_text_mixed_with_expressions_joins_the_text_and_the_values() -> None:
+    task = node('<bpmn:userTask id="t" camunda:assignee="user-${n}" />')
+    assert task["assignee"] == '="user-" + string(n)'
+    task = node(
+        """<bpmn:serviceTask id="t" camunda:class="a.B"><bpmn:extensionElements>"""
+        """<camunda:field name="text" stringValue="Hello ${gender == 'f' ? 'Ms' : 'Mr'} """
+        """#{name}!" /></bpmn:extensionElements></bpmn:serviceTask>"""
+    )
+    assert task["input"]["text"] == (
+        "=\"Hello \" + string(gender == 'f' ? 'Ms' : 'Mr') + \" \" + string(name) + \"!\""
+    )
+    assert (
+        validate_definition(
+            {
+                "key": "k",
+                "name": "k",
+                "nodes": [{"id": "s", "type": "startEvent"}, task, {"id": "e", "type": "endEvent"}],
+                "flows": [{"from": "s", "to": "t"}, {"from": "t", "to": "e"}],
+            }
+        )
+        == []
+    )
+
+
+def test_an_untranslatable_expression_inside_text_is_a_problem() -> None:
+    [problem] = problems(document('<bpmn:userTask id="t" camunda:assignee="user-${u.id()}" />'))
     assert problem.node_id == "t"
-    assert "mixes text and expressions" in problem.message
+    assert "the method call id(...)" in problem.message
 
 
 @pytest.mark.parametrize("condition", ["${amount &gt; 100}", "=amount &gt; 100", "amount &gt; 100"])
@@ -328,10 +354,10 @@ def test_a_condition_loses_its_wrapper_only(condition: str) -> None:
 
 def test_candidate_lists_split_on_commas_outside_expressions() -> None:
     task = node(
-        '<bpmn:userTask id="t" camunda:candidateUsers="ann, ${pick(a, b)}" '
+        '<bpmn:userTask id="t" camunda:candidateUsers="ann, ${[a, b][turn]}" '
         'camunda:candidateGroups="${groups}" />'
     )
-    assert task["candidateUsers"] == ["ann", "=pick(a, b)"]
+    assert task["candidateUsers"] == ["ann", "=[a, b][turn]"]
     assert task["candidateGroups"] == ["=groups"]
 
 
@@ -392,14 +418,191 @@ def test_a_send_task_runs_as_a_service_task() -> None:
     assert node(xml) == {"id": "s", "type": "serviceTask", "action": "mail"}
 
 
-@pytest.mark.parametrize(
-    "attributes",
-    ['camunda:class="com.acme.Charge"', 'flowable:delegateExpression="${charge}"', ""],
-)
-def test_a_service_task_without_an_action_is_a_problem(attributes: str) -> None:
-    [problem] = problems(document(f'<bpmn:serviceTask id="s" {attributes} />'))
+def test_a_service_task_without_an_action_is_a_problem() -> None:
+    [problem] = problems(document('<bpmn:serviceTask id="s" />'))
     assert problem.node_id == "s"
     assert problem.message.startswith("names no action")
+    [problem] = problems(document('<bpmn:serviceTask id="s" camunda:type="external" />'))
+    assert problem.message == "the external task names no topic: give it one, the action's name"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "action", "output"),
+    [
+        ('camunda:class="com.acme.ChargeCard"', "com.acme.ChargeCard", None),
+        ('flowable:class="org.acme.Charge"', "org.acme.Charge", None),
+        ('activiti:class="org.acme.Charge"', "org.acme.Charge", None),
+        ('camunda:delegateExpression="${chargeCard}"', "chargeCard", None),
+        ('flowable:delegateExpression="#{beans.charge}"', "beans.charge", None),
+        (
+            'camunda:expression="${billing.charge(execution, amount)}" '
+            'camunda:resultVariable="receipt"',
+            "billing.charge",
+            {"receipt": "result"},
+        ),
+        (
+            'flowable:expression="${calc.total}" flowable:resultVariableName="sum"',
+            "calc.total",
+            {"sum": "result"},
+        ),
+    ],
+)
+def test_a_java_binding_becomes_an_action_of_its_name_with_a_warning(
+    attributes: str, action: str, output: dict[str, str] | None
+) -> None:
+    imported = import_bpmn(document(f'<bpmn:serviceTask id="s" {attributes} />'))
+    [task] = imported.definition["nodes"]
+    assert task["action"] == action
+    assert task.get("output") == output
+    [warning] = imported.warnings
+    assert (warning.severity, warning.node_id, warning.path) == (
+        "warning",
+        "s",
+        "bpmn:serviceTask[@id='s']",
+    )
+    assert f"becomes the action {action!r}" in warning.message
+    assert "flowdesk.actions" in warning.message
+
+
+def test_field_injections_are_the_actions_input() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s" camunda:class="com.acme.Mail"><bpmn:extensionElements>'
+        '<camunda:field name="to" stringValue="ops@acme.test" />'
+        '<camunda:field name="subject"><camunda:expression>${title}</camunda:expression>'
+        "</camunda:field>"
+        '<camunda:field name="body"><camunda:string>Hello</camunda:string></camunda:field>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task["input"] == {"to": "ops@acme.test", "subject": "=title", "body": "Hello"}
+
+
+@pytest.mark.parametrize("expression", ["${a + b}", "${}", "charge"])
+def test_an_expression_binding_that_names_no_method_is_a_problem(expression: str) -> None:
+    [problem] = [
+        p
+        for p in problems(
+            document(f'<bpmn:serviceTask id="s" camunda:expression="{expression}" />')
+        )
+        if p.severity == "error"
+    ]
+    assert problem.node_id == "s"
+    assert "names no bean or method" in problem.message
+
+
+def test_the_camunda8_rest_connector_runs_as_the_http_action() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements>'
+        '<zeebe:taskDefinition type="io.camunda:http-json:1" />'
+        "<zeebe:ioMapping>"
+        '<zeebe:input source="POST" target="method" />'
+        '<zeebe:input source="=base_url" target="url" />'
+        '<zeebe:input source="=headers" target="headers" />'
+        '<zeebe:input source="=query" target="queryParameters" />'
+        '<zeebe:input source="=order" target="body" />'
+        '<zeebe:input source="20" target="connectionTimeoutInSeconds" />'
+        '<zeebe:output source="=result.body.id" target="order_id" />'
+        "</zeebe:ioMapping>"
+        '<zeebe:taskHeaders><zeebe:header key="resultVariable" value="answer" />'
+        "</zeebe:taskHeaders>"
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task == {
+        "id": "s",
+        "type": "serviceTask",
+        "action": "http",
+        "input": {
+            "method": "POST",
+            "url": "=base_url",
+            "headers": "=headers",
+            "params": "=query",
+            "json": "=order",
+        },
+        "output": {"order_id": "result.body.id", "answer": "result"},
+    }
+
+
+def test_rest_connector_settings_without_an_equivalent_are_named() -> None:
+    xml = document(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements>'
+        '<zeebe:taskDefinition type="io.camunda:http-json:1" />'
+        '<zeebe:ioMapping><zeebe:input source="=auth" target="authentication" />'
+        '<zeebe:input source="x" target="proxy" /></zeebe:ioMapping>'
+        '<zeebe:taskHeaders><zeebe:header key="resultExpression" value="={id: body.id}" />'
+        "</zeebe:taskHeaders>"
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    found = [(p.severity, p.message) for p in problems(xml)]
+    assert (
+        "error",
+        "the REST connector's authentication has no equivalent: send the "
+        "credentials in headers (Authorization)",
+    ) in found
+    assert ("warning", "the REST connector's input 'proxy' is ignored by the http action") in found
+    assert any("resultExpression" in message for _, message in found)
+
+
+def test_a_spiffworkflow_service_operator_is_an_action_with_its_parameters() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements>'
+        '<spiffworkflow:serviceTaskOperator id="bamboohr/GetPayRate" resultVariable="pay">'
+        '<spiffworkflow:parameters><spiffworkflow:parameter id="employee_id" value="employee" />'
+        "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>"
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task == {
+        "id": "s",
+        "type": "serviceTask",
+        "action": "bamboohr/GetPayRate",
+        "input": {"employee_id": "=employee"},
+        "output": {"pay": "result"},
+    }
+
+
+@pytest.mark.parametrize("attributes", ['flowable:type="mail"', ""])
+def test_built_in_tasks_and_connectors_of_other_engines_are_refused_by_name(
+    attributes: str,
+) -> None:
+    connector = (
+        ""
+        if attributes
+        else (
+            "<bpmn:extensionElements><camunda:connector><camunda:connectorId>http-connector"
+            "</camunda:connectorId></camunda:connector></bpmn:extensionElements>"
+        )
+    )
+    [problem] = problems(
+        document(f'<bpmn:serviceTask id="s" {attributes}>{connector}</bpmn:serviceTask>')
+    )
+    assert problem.node_id == "s"
+    assert ("'mail' task" if attributes else "Camunda 7 connector") in problem.message
+
+
+@pytest.mark.parametrize("language", ["groovy", "javascript", "python"])
+def test_a_script_task_is_refused_by_name_with_the_alternative(language: str) -> None:
+    xml = document(
+        f'<bpmn:scriptTask id="calc" scriptFormat="{language}"><bpmn:script>x = 1</bpmn:script>'
+        "</bpmn:scriptTask>"
+    )
+    [problem] = problems(xml)
+    assert (problem.path, problem.node_id) == ("bpmn:scriptTask[@id='calc']", "calc")
+    assert problem.message.startswith(f"a {language} script task cannot run in Flowdesk")
+    assert "service task whose action" in problem.message
+
+
+def test_the_activiti_namespace_is_read_like_flowable() -> None:
+    xml = (
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:activiti="http://activiti.org/bpmn" id="d">'
+        '<bpmn:process id="p" isExecutable="true">'
+        '<bpmn:userTask id="t" activiti:assignee="${initiator}" activiti:candidateGroups="hr">'
+        "<bpmn:extensionElements>"
+        '<activiti:formProperty id="days" type="long" required="true" />'
+        "</bpmn:extensionElements></bpmn:userTask></bpmn:process></bpmn:definitions>"
+    )
+    [task] = bpmn_to_definition(xml)["nodes"]
+    assert task["assignee"] == "=initiator"
+    assert task["candidateGroups"] == ["hr"]
+    assert task["form"]["properties"]["days"] == {"type": "integer"}
 
 
 def test_camunda7_call_activity_maps_version_and_in_out_mappings() -> None:
@@ -470,6 +673,35 @@ def test_an_error_boundary_without_an_error_ref_catches_every_error() -> None:
     assert boundary == {"id": "b", "type": "errorBoundary", "attachedTo": "s"}
 
 
+def test_a_receive_task_without_a_message_waits_for_one_named_after_it() -> None:
+    imported = import_bpmn(document('<bpmn:receiveTask id="wait" />'))
+    assert imported.definition["nodes"] == [
+        {"id": "wait", "type": "receiveTask", "message": "wait"}
+    ]
+    [warning] = imported.warnings
+    assert warning.node_id == "wait"
+    assert warning.message.startswith("waits for no message: it waits for the message 'wait'")
+
+
+def test_an_error_ref_that_names_no_error_is_the_code_itself() -> None:
+    imported = import_bpmn(
+        document(
+            '<bpmn:boundaryEvent id="b" attachedToRef="s">'
+            '<bpmn:errorEventDefinition errorRef="CARD_DECLINED" /></bpmn:boundaryEvent>'
+        )
+    )
+    assert imported.definition["nodes"] == [
+        {"id": "b", "type": "errorBoundary", "attachedTo": "s", "errorCode": "CARD_DECLINED"}
+    ]
+    assert [(w.node_id, w.message) for w in imported.warnings] == [
+        (
+            "b",
+            "refers to error 'CARD_DECLINED', which the document does not define: it catches "
+            "the error code 'CARD_DECLINED', as Camunda 7 and Flowable read it",
+        )
+    ]
+
+
 def test_event_problems_name_the_event() -> None:
     xml = document(
         '<bpmn:boundaryEvent id="cycle" attachedToRef="t" cancelActivity="false">'
@@ -480,10 +712,9 @@ def test_event_problems_name_the_event() -> None:
         '<bpmn:receiveTask id="r" messageRef="Message_missing" />'
         '<bpmn:intermediateCatchEvent id="bare" />'
     )
-    assert [(p.node_id, p.message) for p in problems(xml)] == [
+    assert [(p.node_id, p.message) for p in problems(xml) if p.severity == "error"] == [
         ("cycle", "a repeating timer (timeCycle) is not supported"),
         ("err", "an error boundary event always interrupts (cancelActivity)"),
-        ("err", "refers to error 'Error_missing', which the document does not define"),
         ("r", "refers to message 'Message_missing', which the document does not define"),
         ("bare", "needs exactly one event definition, not 0"),
     ]
@@ -526,8 +757,6 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
     xml = document(
         '<bpmn:startEvent id="start"><bpmn:messageEventDefinition /></bpmn:startEvent>'
         '<bpmn:subProcess id="sp1"><bpmn:startEvent id="inner" /></bpmn:subProcess>'
-        '<bpmn:scriptTask id="script" scriptFormat="groovy"><bpmn:script>x</bpmn:script>'
-        "</bpmn:scriptTask>"
         '<bpmn:eventBasedGateway id="race" />'
         '<bpmn:intermediateThrowEvent id="signal"><bpmn:signalEventDefinition />'
         "</bpmn:intermediateThrowEvent>"
@@ -545,7 +774,6 @@ def test_unsupported_elements_are_all_rejected_by_name_and_id() -> None:
             "unsupported element bpmn:messageEventDefinition in bpmn:startEvent 'start'",
         ),
         ("bpmn:subProcess[@id='sp1']", "sp1", "unsupported element bpmn:subProcess 'sp1'"),
-        ("bpmn:scriptTask[@id='script']", "script", "unsupported element bpmn:scriptTask 'script'"),
         (
             "bpmn:eventBasedGateway[@id='race']",
             "race",
@@ -723,3 +951,242 @@ def test_a_signavio_export_imports_once_marked_executable() -> None:
     definition = bpmn_to_definition(SIGNAVIO.replace("{executable}", "true"))
     assert definition["nodes"][1] == {"id": "sid-T1", "type": "userTask", "name": "Triage"}
     assert_deployable(definition)
+
+
+def _gateway_with(condition: str) -> str:
+    return document(
+        '<bpmn:startEvent id="start" /><bpmn:exclusiveGateway id="g" default="other" />'
+        '<bpmn:endEvent id="end" />'
+        '<bpmn:sequenceFlow id="in" sourceRef="start" targetRef="g" />'
+        '<bpmn:sequenceFlow id="yes" sourceRef="g" targetRef="end">'
+        f"<bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+        '<bpmn:sequenceFlow id="other" sourceRef="g" targetRef="end" />'
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "cel"),
+    [
+        ('= status = "ok" and not(blocked)', 'status == "ok" && !(blocked)'),
+        ("${amount gt 100 &amp;&amp; vip}", "amount > 100 && vip"),
+        ("#{decision eq 'yes'}", "decision == 'yes'"),
+        ("approved == True and reason != None", "approved == true && reason != null"),
+    ],
+)
+def test_feel_juel_and_python_conditions_become_cel(condition: str, cel: str) -> None:
+    definition = bpmn_to_definition(_gateway_with(condition))
+    [flow] = [flow for flow in definition["flows"] if flow["id"] == "yes"]
+    assert flow["condition"] == cel
+    assert validate_definition(definition) == []
+
+
+def test_an_untranslatable_condition_is_a_problem_of_its_flow() -> None:
+    [problem] = problems(_gateway_with("${order.isPaid()}"))
+    assert (problem.path, problem.node_id) == ("bpmn:sequenceFlow[@id='yes']", "yes")
+    assert problem.message == (
+        "the JUEL expression 'order.isPaid()' cannot be translated to CEL (the method call "
+        'isPaid(...)). Flowdesk reads CEL: write `x == "y"`'
+    )
+
+
+def test_zeebe_mappings_are_translated_from_feel() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:ioMapping><zeebe:input source="=total = 0" target="free" />'
+        '<zeebe:output source="=result.ok and flag" target="done" /></zeebe:ioMapping>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task["input"] == {"free": "=total == 0"}
+    assert task["output"] == {"done": "result.ok && flag"}
+
+
+# Nothing dropped without a word
+
+
+def warnings_of(xml: str) -> list[tuple[str | None, str]]:
+    return [(w.node_id, w.message) for w in import_bpmn(xml).warnings]
+
+
+def test_listeners_and_settings_without_effect_here_are_warnings_naming_the_element() -> None:
+    xml = document(
+        '<bpmn:extensionElements><camunda:executionListener class="a.B" event="start" />'
+        "</bpmn:extensionElements>"
+        '<bpmn:startEvent id="start" camunda:initiator="starter" camunda:asyncBefore="true" />'
+        '<bpmn:userTask id="t" flowable:taskCompleterVariableName="who" camunda:foo="1">'
+        '<bpmn:extensionElements><camunda:taskListener event="create" class="a.C" />'
+        '<camunda:properties><camunda:property name="x" value="y" /></camunda:properties>'
+        "<zeebe:taskListeners /></bpmn:extensionElements></bpmn:userTask>"
+        '<bpmn:sequenceFlow id="f" sourceRef="start" targetRef="t">'
+        '<bpmn:extensionElements><flowable:executionListener event="take" class="a.D" />'
+        "</bpmn:extensionElements></bpmn:sequenceFlow>",
+        process='id="p" isExecutable="true" camunda:historyTimeToLive="30"',
+    )
+    assert warnings_of(xml) == [
+        (
+            "p",
+            "an execution listener (camunda:executionListener on 'start') is not run: Flowdesk "
+            "runs no Java code; model its work as a service task",
+        ),
+        (
+            "start",
+            "camunda:initiator='starter' is ignored: the instance records who started it (startedBy)",
+        ),
+        (
+            "t",
+            "flowable:taskCompleterVariableName='who' is ignored: the task's history records who completed it",
+        ),
+        ("t", "camunda:foo='1' is ignored: Flowdesk has no equivalent"),
+        (
+            "t",
+            "a task listener (camunda:taskListener on 'create') is not run: Flowdesk runs no "
+            "Java code; model its work as a service task",
+        ),
+        ("t", "camunda:properties is ignored: Flowdesk has no equivalent"),
+        (
+            "t",
+            "task listeners (zeebe:taskListeners) are not run: Flowdesk has no listeners; "
+            "model their work as a service task",
+        ),
+        (
+            "f",
+            "an execution listener (flowable:executionListener on 'take') is not run: "
+            "Flowdesk runs no Java code; model its work as a service task",
+        ),
+    ]
+
+
+def test_dotted_zeebe_input_targets_set_fields_of_an_object() -> None:
+    task = node(
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:ioMapping><zeebe:input source="=id" target="order.id" />'
+        '<zeebe:input source="=sum" target="order.total.amount" />'
+        '<zeebe:input source="EUR" target="currency" /></zeebe:ioMapping>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert task["input"] == {
+        "order": {"id": "=id", "total": {"amount": "=sum"}},
+        "currency": "EUR",
+    }
+
+
+def test_settings_that_would_run_wrongly_here_are_problems_naming_the_element() -> None:
+    xml = document(
+        '<bpmn:startEvent id="start"><bpmn:extensionElements><zeebe:ioMapping>'
+        '<zeebe:output source="=1" target="x" /></zeebe:ioMapping></bpmn:extensionElements>'
+        "</bpmn:startEvent>"
+        '<bpmn:callActivity id="c" calledElement="${which}" />'
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:ioMapping><zeebe:output source="=result" target="order.state" />'
+        "</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>"
+        """<bpmn:serviceTask id="e" camunda:expression="${execution.setVariable('a', 1)}" />"""
+        '<bpmn:userTask id="u"><bpmn:extensionElements>'
+        "<spiffworkflow:preScript>x = 1</spiffworkflow:preScript>"
+        "</bpmn:extensionElements></bpmn:userTask>"
+    )
+    found = [(p.node_id, p.message) for p in problems(xml) if p.severity == "error"]
+    assert found == [
+        (
+            "start",
+            "zeebe:ioMapping on a start event has no equivalent: map the variables in the "
+            "input of the first task",
+        ),
+        (
+            "c",
+            "calledElement '${which}' is an expression: Flowdesk calls a process by its key; "
+            "write the key, or choose between call activities with a gateway",
+        ),
+        (
+            "s",
+            "output target 'order.state' sets a field: Flowdesk sets whole variables; write "
+            "the target 'order' with the whole object",
+        ),
+        (
+            "e",
+            "expression \"${execution.setVariable('a', 1)}\" calls the engine's Java execution "
+            "object: set variables with a set action, or output mappings",
+        ),
+        (
+            "u",
+            "a spiffworkflow:preScript cannot run in Flowdesk: do its work in a service "
+            "task's action (a Python action registered under flowdesk.actions)",
+        ),
+    ]
+
+
+def test_flowables_http_task_runs_as_the_http_action() -> None:
+    def field(name: str, value: str) -> str:
+        return f'<flowable:field name="{name}"><flowable:string><![CDATA[{value}]]>' + (
+            "</flowable:string></flowable:field>"
+        )
+
+    imported = import_bpmn(
+        document(
+            '<bpmn:serviceTask id="post" flowable:type="http"><bpmn:extensionElements>'
+            + field("requestMethod", "POST")
+            + '<flowable:field name="requestUrl" expression="${base}/orders" />'
+            + field("requestHeaders", "Content-Type: application/json\nX-Trace: 1")
+            + field("requestBody", '{"test": "sample", "n": 2}')
+            + field("requestTimeout", "5000")
+            + field("saveResponseParameters", "true")
+            + field("disallowRedirects", "true")
+            + "</bpmn:extensionElements></bpmn:serviceTask>"
+        )
+    )
+    [task] = imported.definition["nodes"]
+    assert task == {
+        "id": "post",
+        "type": "serviceTask",
+        "action": "http",
+        "input": {
+            "method": "POST",
+            "url": '=string(base) + "/orders"',
+            "headers": {"Content-Type": "application/json", "X-Trace": "1"},
+            "json": {"test": "sample", "n": 2},
+            "timeout": 5.0,
+        },
+        "output": {
+            "postResponseBody": "result.body",
+            "postResponseStatusCode": "result.status",
+            "postResponseHeaders": "result.headers",
+        },
+    }
+    messages = [w.message for w in imported.warnings]
+    assert messages[0].startswith("the http action fails on 4xx and 5xx answers")
+    assert messages[1:] == [
+        "the http task's field 'disallowRedirects' is ignored by the http action"
+    ]
+
+
+def test_mappings_on_elements_that_do_not_read_them_are_warnings() -> None:
+    xml = document(
+        '<bpmn:userTask id="u"><bpmn:extensionElements><camunda:inputOutput>'
+        '<camunda:inputParameter name="a">1</camunda:inputParameter></camunda:inputOutput>'
+        '<zeebe:ioMapping><zeebe:output source="=x" target="y" /></zeebe:ioMapping>'
+        "</bpmn:extensionElements></bpmn:userTask>"
+        '<bpmn:serviceTask id="s"><bpmn:extensionElements><zeebe:taskDefinition type="t" />'
+        '<zeebe:properties><zeebe:property name="k" value="v" /></zeebe:properties>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    assert warnings_of(xml) == [
+        ("u", "camunda:inputOutput is ignored: Flowdesk has no equivalent"),
+        ("u", "zeebe:ioMapping is ignored: Flowdesk has no equivalent"),
+        ("s", "zeebe:properties is ignored: Flowdesk has no equivalent"),
+    ]
+
+
+def test_an_inclusive_gateways_flow_without_a_condition_is_always_taken() -> None:
+    definition = bpmn_to_definition(
+        document(
+            '<bpmn:startEvent id="start" /><bpmn:inclusiveGateway id="fork" default="d" />'
+            '<bpmn:inclusiveGateway id="join" /><bpmn:endEvent id="end" />'
+            '<bpmn:sequenceFlow id="in" sourceRef="start" targetRef="fork" />'
+            '<bpmn:sequenceFlow id="a" sourceRef="fork" targetRef="join" />'
+            '<bpmn:sequenceFlow id="b" sourceRef="fork" targetRef="join">'
+            "<bpmn:conditionExpression>${x}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+            '<bpmn:sequenceFlow id="d" sourceRef="fork" targetRef="join" />'
+            '<bpmn:sequenceFlow id="out" sourceRef="join" targetRef="end" />'
+        )
+    )
+    conditions = {flow["id"]: flow.get("condition") for flow in definition["flows"]}
+    assert conditions == {"in": None, "a": "true", "b": "x", "d": None, "out": None}
+    assert validate_definition(definition) == []

@@ -3,7 +3,7 @@ other path) and error (throws an error, which at a process's top level nothing c
 
 from typing import Any
 
-from engine.bpmn import bpmn_to_definition
+from engine.bpmn import bpmn_to_definition, import_bpmn
 from engine.commands import CancelChild, CancelService, CancelTimer, CloseTask, RaiseIncident
 from engine.definition import Definition
 from engine.enums import HistoryEventType, InstanceStatus, TaskStatus
@@ -168,13 +168,8 @@ def test_bpmn_terminate_and_error_end_events_map() -> None:
     assert node('<bpmn:endEvent id="end" />') == {"id": "end", "type": "endEvent"}
 
 
-def test_a_bpmn_error_end_needs_a_defined_error_with_a_code() -> None:
+def test_a_bpmn_error_end_needs_an_error_with_a_code() -> None:
     for root, error_ref, message in (
-        (
-            "",
-            ' errorRef="missing"',
-            "refers to error 'missing', which the document does not define",
-        ),
         (
             '<bpmn:error id="e1" />',
             ' errorRef="e1"',
@@ -187,6 +182,16 @@ def test_a_bpmn_error_end_needs_a_defined_error_with_a_code() -> None:
             root=root,
         )
         assert messages(xml) == [message]
+
+
+def test_a_bpmn_error_end_naming_no_error_throws_that_name_as_camunda_7_reads_it() -> None:
+    xml = document(
+        '<bpmn:endEvent id="end"><bpmn:errorEventDefinition errorRef="missing" /></bpmn:endEvent>'
+    )
+    imported = import_bpmn(xml)
+    [end] = [n for n in imported.definition["nodes"] if n["id"] == "end"]
+    assert end["errorCode"] == "missing"
+    assert any("which the document does not define" in w.message for w in imported.warnings)
 
 
 def test_an_imported_terminate_end_runs() -> None:

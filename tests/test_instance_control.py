@@ -816,6 +816,7 @@ async def test_a_call_activity_to_a_key_not_deployed_is_bad_user_input_naming_th
             "path": "nodes[1].calledElement",
             "nodeId": "call_it",
             "message": f"no process definition '{missing}' is deployed",
+            "severity": "error",
         }
     ]
 

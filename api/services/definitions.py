@@ -20,7 +20,7 @@ from api.jsonschemas import schema_problem
 from api.models import DefinitionOwner, ProcessDefinition, User
 from api.services.audit import record
 from api.services.definition_access import may_read, may_start, readable_sql, rights_of
-from engine.bpmn import BpmnImportError, bpmn_to_definition
+from engine.bpmn import BpmnImport, BpmnImportError, import_bpmn
 from engine.definition import Definition
 from engine.enums import NodeType
 from engine.expressions import is_expression
@@ -122,20 +122,25 @@ def problems_error(problems: list[Problem]) -> BadUserInput:
     return BadUserInput(
         f"the definition has {len(problems)} problem(s): "
         + "; ".join(f"{p.path}: {p.message}" for p in problems),
-        problems=[{"path": p.path, "nodeId": p.node_id, "message": p.message} for p in problems],
+        problems=[
+            {"path": p.path, "nodeId": p.node_id, "message": p.message, "severity": p.severity}
+            for p in problems
+        ],
     )
 
 
-def document(definition: Any, bpmn_xml: str | None) -> Any:
-    """The JSON document to validate and deploy, from JSON or from BPMN 2.0 XML."""
+def document(definition: Any, bpmn_xml: str | None) -> tuple[Any, BpmnImport | None]:
+    """The JSON document to validate and deploy, from JSON or from BPMN 2.0 XML, and the
+    BPMN import it came from (its warnings, and where its problems are in the XML)."""
     if (definition is None) == (bpmn_xml is None):
         raise BadUserInput("give exactly one of definition or bpmnXml")
     if bpmn_xml is None:
-        return definition
+        return definition, None
     try:
-        return bpmn_to_definition(bpmn_xml)
+        imported = import_bpmn(bpmn_xml)
     except BpmnImportError as exc:
         raise problems_error(list(exc.problems)) from exc
+    return imported.definition, imported
 
 
 def _called_keys(raw: dict[str, Any]) -> dict[int, str]:
@@ -165,10 +170,14 @@ class DefinitionService:
         self._sessions = sessions
         self._reads = reading(sessions)
 
-    async def check(self, principal: Principal, raw: Any) -> list[Problem]:
-        """`problems`, for whoever may deploy."""
+    async def check(
+        self, principal: Principal, raw: Any, imported: BpmnImport | None = None
+    ) -> list[Problem]:
+        """`problems`, for whoever may deploy; for a BPMN import, the import's warnings
+        too, and every problem pointing at the BPMN element it concerns."""
         principal.require(Permission.DEFINITION_DEPLOY)
-        return await self.problems(raw)
+        problems = await self.problems(raw)
+        return problems if imported is None else imported.warnings + imported.locate(problems)
 
     async def problems(self, raw: Any) -> list[Problem]:
         """Everything wrong with `raw`, including call activities naming keys that are not
@@ -208,16 +217,19 @@ class DefinitionService:
                     )
         return problems, None if problems else definition
 
-    async def deploy(self, raw: Any, deployer: Principal) -> ProcessDefinition:
+    async def deploy(
+        self, raw: Any, deployer: Principal, imported: BpmnImport | None = None
+    ) -> ProcessDefinition:
         """Validate fully, then store as the key's next version. Deploying the same
-        document again returns the current version instead of minting a copy.
+        document again returns the current version instead of minting a copy. Warnings
+        do not stop a deployment (validateDefinition lists them).
 
         A new key belongs to its first deployer; a key that exists takes new versions
         from its owners and admins only."""
         deployer.require(Permission.DEFINITION_DEPLOY)
         problems, definition = await self._examine(raw)
         if definition is None:
-            raise problems_error(problems)
+            raise problems_error(problems if imported is None else imported.locate(problems))
         spec, digest = await asyncio.to_thread(_stored, definition)
         async with self._sessions() as session, session.begin():
             # Versions of one key are numbered one at a time, and its first deployer is
