@@ -82,10 +82,10 @@ async def deploy(
         try:
             text = path.read_text(encoding="utf-8")
             if path.suffix.lower() in {".bpmn", ".xml"}:
-                raw = document(None, text)
+                raw, imported = document(None, text)
             else:
-                raw = document(orjson.loads(text), None)
-            definition = await definitions.deploy(raw, deployer)
+                raw, imported = document(orjson.loads(text), None)
+            definition = await definitions.deploy(raw, deployer, imported)
         except (OSError, UnicodeDecodeError, orjson.JSONDecodeError) as exc:
             print(f"{path}: cannot read it: {exc}", file=sys.stderr)
         except FlowdeskError as exc:
