@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from temporalio.client import Client
 
+from api.auth.caller import Caller, PrincipalChanges
 from api.auth.principal import Principal
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import TokenIssuer
@@ -56,6 +57,7 @@ class Services:
     archive: ArchiveService
     audit: AuditLog
     live: Live
+    changes: PrincipalChanges
 
     @classmethod
     def build(
@@ -65,6 +67,7 @@ class Services:
         bus = EventBus(redis, settings.event_channel_prefix)
         definitions = DefinitionService(sessions)
         instances = InstanceService(sessions, temporal, settings, definitions)
+        changes = PrincipalChanges()
         return cls(
             settings=settings,
             sessions=sessions,
@@ -77,6 +80,7 @@ class Services:
                 tokens,
                 principal_ttl=settings.principal_cache_seconds,
                 throttle=LoginThrottle(redis, settings),
+                changes=changes,
             ),
             definitions=definitions,
             instances=instances,
@@ -98,6 +102,7 @@ class Services:
             reports=ReportService(sessions),
             archive=ArchiveService(sessions),
             audit=AuditLog(sessions),
+            changes=changes,
         )
 
     def loaders(self) -> Loaders:
@@ -111,6 +116,8 @@ class RequestContext:
     services: Services
     loaders: Loaders
     principal: Principal | None = None
+    # The same caller with its token's expiry, which a websocket's watcher keeps current.
+    caller: Caller | None = None
     # Why the credentials sent were refused; raised only when an operation needs a caller,
     # so that `login` works whatever header a client still sends.
     auth_error: FlowdeskError | None = None
@@ -128,6 +135,12 @@ class RequestContext:
             )
         return self.principal
 
+    def require_caller(self) -> Caller:
+        """The authenticated caller as a long-lived stream follows it."""
+        self.require_user()
+        assert self.caller is not None, "authenticate sets both"
+        return self.caller
+
     async def authenticate(self, authorization: str | None) -> None:
         """Resolve the caller from an `Authorization` value; remembers a refusal."""
         if not authorization:
@@ -135,5 +148,6 @@ class RequestContext:
         try:
             claims = self.services.tokens.verify_header(authorization)
             self.principal = await self.services.users.principal(claims.user_id)
+            self.caller = Caller(self.principal, claims.expires_at)
         except FlowdeskError as exc:
             self.auth_error = exc
