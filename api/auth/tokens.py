@@ -68,6 +68,8 @@ class TokenClaims:
     username: str
     expires_at: int
     token_id: str
+    # The refresh family (login session) the token belongs to, if any.
+    session_id: str | None = None
 
 
 class TokenIssuer:
@@ -104,9 +106,9 @@ class TokenIssuer:
             raise Unauthenticated("invalid token")
         return found
 
-    def issue(self, user_id: uuid.UUID, username: str) -> str:
+    def issue(self, user_id: uuid.UUID, username: str, session_id: str | None = None) -> str:
         now = int(time.time())
-        claims = {
+        claims: dict[str, object] = {
             "iss": self._issuer,
             "aud": self._audience,
             "jti": uuid.uuid4().hex,
@@ -115,6 +117,8 @@ class TokenIssuer:
             "iat": now,
             "exp": now + self._ttl,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         header = {"alg": _ALGORITHM, "kid": self._key.kid}
         return jwt.encode(header, claims, self._key, algorithms=[_ALGORITHM])
 
@@ -128,6 +132,7 @@ class TokenIssuer:
                 username=str(decoded.claims.get("name", "")),
                 expires_at=int(decoded.claims["exp"]),
                 token_id=str(decoded.claims["jti"]),
+                session_id=str(decoded.claims["sid"]) if "sid" in decoded.claims else None,
             )
         except ExpiredTokenError as exc:
             raise Unauthenticated("expired token: log in again") from exc

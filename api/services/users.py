@@ -72,8 +72,15 @@ class UserService:
     async def login(
         self, username: str, password: str, *, client: str | None = None
     ) -> tuple[str, User]:
-        """A token for the right password; failures are throttled per username and per
-        `client` address (api/auth/throttle.py) when the service has a throttle."""
+        """An access token for the right password (see `checked_password`)."""
+        user = await self.checked_password(username, password, client=client)
+        return self._tokens.issue(user.id, user.username), user
+
+    async def checked_password(
+        self, username: str, password: str, *, client: str | None = None
+    ) -> User:
+        """The active user of the right password; failures are throttled per username
+        and per `client` address (api/auth/throttle.py) when the service has a throttle."""
         throttle = self._throttle
         attempt = await throttle.admit(username, client) if throttle else None
         async with self._reads() as session:
@@ -90,7 +97,7 @@ class UserService:
             raise Unauthenticated("this account is deactivated")
         if throttle and attempt:
             await throttle.succeeded(attempt)
-        return self._tokens.issue(user.id, user.username), user
+        return user
 
     async def by_username(self, username: str) -> User:
         async with self._reads() as session:
