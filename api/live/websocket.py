@@ -8,8 +8,9 @@
 - A subscription sent over HTTP is answered BAD_USER_INPUT, saying where to send it.
 - A refused `connection_init` closes with 4403, as the protocol prescribes, and with a
   reason that says why (no token, an invalid one, an expired one).
-- The caller is re-checked while the socket is open: when the token expires, or the
-  account is deactivated, the socket closes with 4403 and a reason; a change of groups or
+- The caller is re-checked while the socket is open: when the token expires, is logged
+  out (or its session revoked), or the account is deactivated, the socket closes with
+  4403 and a reason; a change of groups or
   roles replaces the caller that the subscriptions read (api/live/subscriptions.py).
   The check runs at once when this process changed the account, else every principal
   cache period.
@@ -119,6 +120,8 @@ class FlowdeskTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
                 users = services.users
                 try:
                     principal = await users.principal(user_id)
+                    if context.claims is not None:
+                        await services.login_sessions.check(context.claims)
                 except Unauthenticated as exc:
                     await self._close(REFUSED, exc.message)
                     return

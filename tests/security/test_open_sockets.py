@@ -162,3 +162,16 @@ async def test_an_instance_stream_ends_with_not_found_when_its_reader_leaves_the
         async with asyncio.timeout(10):
             payload = await sub.next()
     assert [e["extensions"]["code"] for e in payload["errors"]] == ["NOT_FOUND"]
+
+
+async def test_logout_closes_the_sockets_of_its_token_within_the_cache_time(
+    settings: Settings, people: Any
+) -> None:
+    person: Person = await people()
+    async with (
+        app(settings, principal_cache_seconds=0.5) as url,
+        client_of(url, person.username) as as_person,
+        subscribe(ws_url(url), TASK_EVENTS, as_person.token) as sub,
+    ):
+        assert await as_person.execute("mutation { logout }") == {"logout": True}
+        assert await closed(sub) == (4403, "this token was logged out: log in again")
