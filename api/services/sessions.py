@@ -20,17 +20,21 @@ Keys, under FLOWDESK_EVENT_CHANNEL_PREFIX: `<prefix>:refresh:<sha256 of the toke
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from api.auth.tokens import TokenClaims, TokenIssuer
 from api.errors import Unauthenticated
 from api.services.users import UserService
 from api.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,18 @@ class SessionService:
 
     async def check(self, claims: TokenClaims) -> None:
         """UNAUTHENTICATED when the access token was logged out or its session revoked:
-        one Redis round trip per request."""
+        one Redis round trip per request. Without Redis, the token is accepted."""
         keys = [self._revoked_key(claims.token_id)]
         if claims.session_id is not None:
             keys.append(self._session_key(claims.session_id))
-        found = await self._redis.mget(keys)
+        try:
+            found = await self._redis.mget(keys)
+        except (RedisError, OSError) as exc:
+            # Requests keep being served while Redis is away, as they were before sessions:
+            # a signed, unexpired access token is accepted (it lives minutes); logging out
+            # and refreshing wait for Redis.
+            log.warning("token revocation not checked (Redis unavailable): %s", exc)
+            return
         if found[0] is not None:
             raise Unauthenticated("this token was logged out: log in again")
         if claims.session_id is not None and found[1] is None:
