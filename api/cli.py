@@ -146,7 +146,14 @@ _DATABASE = (
 )
 _EVENTS = ("redis_url", "event_channel_prefix")
 _TEMPORAL = ("temporal_address", "temporal_namespace", "task_queue")
-_TOKENS = ("jwt_secret", "jwt_issuer", "jwt_ttl_seconds")
+_TOKENS = (
+    "jwt_secret",
+    "jwt_previous_secrets",
+    "jwt_issuer",
+    "jwt_audience",
+    "jwt_ttl_seconds",
+    "jwt_refresh_ttl_seconds",
+)
 _LOGS = ("log_level", "log_format", "otlp_endpoint")
 _LOGIN = tuple(name for name in Settings.model_fields if name.startswith("login_"))
 _LIMITS = ("max_query_depth", "max_body_bytes", "max_header_bytes", "max_json_depth")

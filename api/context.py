@@ -11,9 +11,10 @@ from typing import Any
 from redis.asyncio import Redis
 from temporalio.client import Client
 
+from api.auth.caller import Caller, PrincipalChanges
 from api.auth.principal import Principal
 from api.auth.throttle import LoginThrottle
-from api.auth.tokens import TokenIssuer
+from api.auth.tokens import TokenClaims, TokenIssuer
 from api.db import SessionMaker
 from api.errors import FlowdeskError, Unauthenticated
 from api.events import EventBus
@@ -30,6 +31,7 @@ from api.services.inbox import InboxService
 from api.services.instance_control import InstanceControl
 from api.services.instances import InstanceService
 from api.services.reports import ReportService
+from api.services.sessions import SessionService
 from api.services.tasks import TaskService
 from api.services.users import UserService
 from api.settings import Settings
@@ -56,6 +58,8 @@ class Services:
     archive: ArchiveService
     audit: AuditLog
     live: Live
+    changes: PrincipalChanges
+    login_sessions: SessionService
 
     @classmethod
     def build(
@@ -65,6 +69,14 @@ class Services:
         bus = EventBus(redis, settings.event_channel_prefix)
         definitions = DefinitionService(sessions)
         instances = InstanceService(sessions, temporal, settings, definitions)
+        changes = PrincipalChanges()
+        users = UserService(
+            sessions,
+            tokens,
+            principal_ttl=settings.principal_cache_seconds,
+            throttle=LoginThrottle(redis, settings),
+            changes=changes,
+        )
         return cls(
             settings=settings,
             sessions=sessions,
@@ -72,12 +84,7 @@ class Services:
             redis=redis,
             bus=bus,
             tokens=tokens,
-            users=UserService(
-                sessions,
-                tokens,
-                principal_ttl=settings.principal_cache_seconds,
-                throttle=LoginThrottle(redis, settings),
-            ),
+            users=users,
             definitions=definitions,
             instances=instances,
             control=InstanceControl(
@@ -98,6 +105,8 @@ class Services:
             reports=ReportService(sessions),
             archive=ArchiveService(sessions),
             audit=AuditLog(sessions),
+            changes=changes,
+            login_sessions=SessionService(redis, settings, tokens, users),
         )
 
     def loaders(self) -> Loaders:
@@ -111,6 +120,10 @@ class RequestContext:
     services: Services
     loaders: Loaders
     principal: Principal | None = None
+    # The same caller with its token's expiry, which a websocket's watcher keeps current.
+    caller: Caller | None = None
+    # The verified access token's claims (logout revokes them).
+    claims: TokenClaims | None = None
     # Why the credentials sent were refused; raised only when an operation needs a caller,
     # so that `login` works whatever header a client still sends.
     auth_error: FlowdeskError | None = None
@@ -128,12 +141,21 @@ class RequestContext:
             )
         return self.principal
 
+    def require_caller(self) -> Caller:
+        """The authenticated caller as a long-lived stream follows it."""
+        self.require_user()
+        assert self.caller is not None, "authenticate sets both"
+        return self.caller
+
     async def authenticate(self, authorization: str | None) -> None:
         """Resolve the caller from an `Authorization` value; remembers a refusal."""
         if not authorization:
             return
         try:
             claims = self.services.tokens.verify_header(authorization)
+            await self.services.login_sessions.check(claims)
+            self.claims = claims
             self.principal = await self.services.users.principal(claims.user_id)
+            self.caller = Caller(self.principal, claims.expires_at)
         except FlowdeskError as exc:
             self.auth_error = exc

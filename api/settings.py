@@ -32,7 +32,16 @@ class Settings(BaseSettings):
     # `flowdesk dev` makes one and keeps it in its home.
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "flowdesk"
-    jwt_ttl_seconds: int = 8 * 3600
+    # Access tokens are short-lived: a client keeps its session with refreshToken.
+    jwt_ttl_seconds: int = 15 * 60
+    # Token keys (docs/security.md#tokens). Secrets that verify tokens but no longer sign
+    # them, so that the secret can be rotated without logging everyone out: move the old
+    # secret here, set the new one, drop the old one after jwt_ttl_seconds. The audience
+    # every access token names and every verification requires.
+    jwt_previous_secrets: Annotated[list[SecretStr], NoDecode] = []
+    jwt_audience: str = "flowdesk-api"
+    # How long a login session lasts without a refresh (each refresh extends it).
+    jwt_refresh_ttl_seconds: int = 14 * 24 * 3600
     # How long an API process keeps a caller's groups and roles: a membership changed
     # through another process (or the CLI) shows after at most this long; 0 reads them
     # on every request.
@@ -111,7 +120,7 @@ class Settings(BaseSettings):
     login_lock_seconds: int = 900
     login_delay_seconds: float = 0.5
 
-    @field_validator("cors_origins", "http_allow", mode="before")
+    @field_validator("cors_origins", "http_allow", "jwt_previous_secrets", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

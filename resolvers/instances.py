@@ -54,12 +54,18 @@ async def instance_events(
     info: Ctx, id: strawberry.ID, since: int | None = None
 ) -> AsyncGenerator[InstanceEvent, None]:
     """One instance's trace as it happens: after seq `since` when given, else from now."""
-    row = await info.context.services.instances.trace_readable(
-        info.context.require_user(), decode_id(id, "ProcessInstance")
-    )
+    caller = info.context.require_caller()
+    instances = info.context.services.instances
+    principal = caller.principal
+    row = await instances.trace_readable(principal, decode_id(id, "ProcessInstance"))
     start = row.last_seq if since is None else since
     async for event in info.context.services.live.instance_events(
-        info.context.require_user(), row.id, start, info.context
+        caller,
+        row.id,
+        start,
+        info.context,
+        readable=lambda now: instances.trace_readable(now, row.id),
+        checked=principal,
     ):
         yield InstanceEvent.from_row(event)
 

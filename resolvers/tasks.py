@@ -186,10 +186,10 @@ async def complete_task(info: Ctx, id: strawberry.ID, variables: JSON | None = N
 async def task_events(info: Ctx, since: str | None = None) -> AsyncGenerator[TaskEvent, None]:
     """Changes to tasks that concern the caller (as assignee, candidate or group member):
     after the cursor `since` when given, else from now; none lost, none repeated."""
-    principal = info.context.require_user()
+    caller = info.context.require_caller()
     services = info.context.services
     position = LogPosition.decode(since) if since is not None else None
-    async for event, row in services.live.task_events(principal, position, info.context):
+    async for event, row in services.live.task_events(caller, position, info.context):
         yield TaskEvent(
             type=TaskEventType(event.type.value),
             cursor=LogPosition.of(event).encode(),

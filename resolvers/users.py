@@ -7,6 +7,7 @@ from strawberry import relay
 
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import BadUserInput
+from api.services.sessions import TokenPair
 from schema.common import Ctx, build_connection, page_size
 from schema.ids import decode_id
 from schema.users import (
@@ -21,10 +22,29 @@ from schema.users import (
 
 
 async def login(info: Ctx, username: str, password: str) -> AuthPayload:
-    token, user = await info.context.services.users.login(
-        username, password, client=info.context.client_address
+    pair = await info.context.services.login_sessions.login(
+        username, password, info.context.client_address
     )
-    return AuthPayload(token=token, user=User.from_row(user, own=True))
+    return await _payload(info, pair)
+
+
+async def refresh_token(info: Ctx, token: str) -> AuthPayload:
+    return await _payload(info, await info.context.services.login_sessions.refresh(token))
+
+
+async def logout(info: Ctx) -> bool:
+    info.context.require_user()
+    assert info.context.claims is not None, "a caller has claims"
+    await info.context.services.login_sessions.logout(info.context.claims)
+    return True
+
+
+async def _payload(info: Ctx, pair: TokenPair) -> AuthPayload:
+    user = await info.context.loaders.user.load(pair.user_id)
+    assert user is not None, "a session's user exists"
+    return AuthPayload(
+        token=pair.access, refresh_token=pair.refresh, user=User.from_row(user, own=True)
+    )
 
 
 async def me(info: Ctx) -> User:

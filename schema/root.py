@@ -112,7 +112,18 @@ class Query:
 @strawberry.type(description="Changing things.")
 class Mutation:
     login: AuthPayload = strawberry.mutation(
-        resolver=user_resolvers.login, description="Exchange a password for a token."
+        resolver=user_resolvers.login,
+        description="Exchange a password for an access token and a refresh token.",
+    )
+    refresh_token: AuthPayload = strawberry.mutation(
+        resolver=user_resolvers.refresh_token,
+        description="Spend a refresh token for a new pair (it rotates). A refresh token"
+        " spent twice ends its whole session: it was copied.",
+    )
+    logout: bool = strawberry.mutation(
+        resolver=user_resolvers.logout,
+        description="End the caller's session: its refresh tokens and this access token"
+        " stop working.",
     )
     deploy_definition: ProcessDefinition = strawberry.mutation(
         resolver=definition_resolvers.deploy_definition,

@@ -113,7 +113,14 @@ def _user_or_none(row: models.User | None) -> User | None:
 
 @strawberry.type(description="The answer to `login`.")
 class AuthPayload:
-    token: str = strawberry.field(description="Bearer token for the `Authorization` header.")
+    token: str = strawberry.field(
+        description="Access token for the `Authorization` header; short-lived"
+        " (FLOWDESK_JWT_TTL_SECONDS)."
+    )
+    refresh_token: str = strawberry.field(
+        description="Spend it once with `refreshToken` for a new pair before the access"
+        " token expires; spending it twice ends the session."
+    )
     user: User = strawberry.field(description="Who logged in.")
 
 

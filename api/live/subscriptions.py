@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
+from api.auth.caller import Caller
 from api.auth.principal import Principal
+from api.errors import FlowdeskError
 from api.events import EventBus
 from api.live.hub import Hub
 from api.live.instance_feed import InstanceFeed
@@ -37,70 +39,113 @@ class Live:
         self.instances = InstanceFeed(hub, log, bus)
 
     async def task_events(
-        self, principal: Principal, since: LogPosition | None, socket: object
+        self, caller: Caller, since: LogPosition | None, socket: object
     ) -> AsyncIterator[TaskEventRow]:
-        """Every task event that concerned `principal` after `since` (or from now), in log
+        """Every task event that concerned the caller after `since` (or from now), in log
         order, each once, with its task; then the live ones as they commit. `socket`
-        stands for the connection, to count its subscriptions."""
+        stands for the connection, to count its subscriptions.
+
+        When the caller's groups change, the stream follows: it joins the feed again as
+        the caller is now and reads what it missed from its last event on with the new
+        audience, so a group left stops at once and a group joined starts from there."""
         with (
-            self._quota.taken(principal.id, socket),
+            self._quota.taken(caller.principal.id, socket),
             SUBSCRIPTIONS_OPEN.labels("task").track_inprogress(),
         ):
-            async for item in self._task_events(principal, since):
-                yield item
+            last = since
+            while True:
+                principal = caller.principal
+                try:
+                    async for item in self._task_events(caller, principal, last):
+                        last = LogPosition.of(item[0])
+                        yield item
+                except _Changed as changed:
+                    last = changed.position if last is None else last
 
     async def _task_events(
-        self, principal: Principal, since: LogPosition | None
+        self, caller: Caller, principal: Principal, since: LogPosition | None
     ) -> AsyncIterator[TaskEventRow]:
         async with self.tasks.joined(principal, self._limit) as (listener, joined_at):
             last = since or joined_at
-            while last < joined_at:
-                rows = await retried(
-                    functools.partial(self._log.task_events_of, principal, last, joined_at)
-                )
-                for event, task in rows:
-                    last = LogPosition.of(event)
-                    yield event, task
-                if len(rows) < PAGE:
-                    break
-            last = max(last, joined_at)
-            while True:
-                event, task = await listener.get()
-                if LogPosition.of(event) > last:
-                    DELIVERY_LAG.labels("task").observe(_age(event))
-                    yield event, task
+            with caller.watched(lambda: listener.end(_Changed("caller changed"))):
+                _check(caller, principal, last)  # a change while joining
+                while last < joined_at:
+                    rows = await retried(
+                        functools.partial(self._log.task_events_of, principal, last, joined_at)
+                    )
+                    for event, task in rows:
+                        _check(caller, principal, last)
+                        last = LogPosition.of(event)
+                        yield event, task
+                    if len(rows) < PAGE:
+                        break
+                last = max(last, joined_at)
+                while True:
+                    try:
+                        event, task = await listener.get()
+                    except _Changed:
+                        raise _Changed("caller changed", position=last) from None
+                    _check(caller, principal, last)
+                    if LogPosition.of(event) > last:
+                        DELIVERY_LAG.labels("task").observe(_age(event))
+                        yield event, task
 
     async def instance_events(
-        self, principal: Principal, instance_id: uuid.UUID, since: int, socket: object
+        self,
+        caller: Caller,
+        instance_id: uuid.UUID,
+        since: int,
+        socket: object,
+        readable: Callable[[Principal], Awaitable[object]],
+        checked: Principal,
     ) -> AsyncIterator[HistoryEvent]:
-        """One instance's events after seq `since`, then live ones, in seq order."""
+        """One instance's events after seq `since`, then live ones, in seq order. When
+        the caller's groups or roles change, `readable(principal)` is asked again, and
+        its refusal ends the stream. `checked` is the principal that the caller was
+        found to read it as."""
         with (
-            self._quota.taken(principal.id, socket),
+            self._quota.taken(caller.principal.id, socket),
             SUBSCRIPTIONS_OPEN.labels("instance").track_inprogress(),
         ):
-            async for row in self._instance_events(instance_id, since):
-                yield row
+            last = since
+            while True:
+                principal = caller.principal
+                if principal is not checked:
+                    await readable(principal)
+                    checked = principal
+                try:
+                    async for row in self._instance_events(caller, principal, instance_id, last):
+                        last = row.seq
+                        yield row
+                except _Changed:
+                    pass
 
     async def _instance_events(
-        self, instance_id: uuid.UUID, since: int
+        self, caller: Caller, principal: Principal, instance_id: uuid.UUID, since: int
     ) -> AsyncIterator[HistoryEvent]:
         async with self.instances.joined(instance_id, since, self._limit) as (listener, joined_at):
             last = since
-            while last < joined_at:
-                rows = await retried(
-                    functools.partial(self._log.instance_events, [(instance_id, last)], joined_at)
-                )
-                for row in rows:
-                    last = row.seq
-                    yield row
-                if len(rows) < PAGE:
-                    break
-            last = max(last, joined_at)
-            while True:
-                row = await listener.get()
-                if row.seq > last:
-                    DELIVERY_LAG.labels("instance").observe(_age(row))
-                    yield row
+            with caller.watched(lambda: listener.end(_Changed("caller changed"))):
+                _check(caller, principal, None)  # a change while joining
+                while last < joined_at:
+                    rows = await retried(
+                        functools.partial(
+                            self._log.instance_events, [(instance_id, last)], joined_at
+                        )
+                    )
+                    for row in rows:
+                        _check(caller, principal, None)
+                        last = row.seq
+                        yield row
+                    if len(rows) < PAGE:
+                        break
+                last = max(last, joined_at)
+                while True:
+                    row = await listener.get()
+                    _check(caller, principal, None)
+                    if row.seq > last:
+                        DELIVERY_LAG.labels("instance").observe(_age(row))
+                        yield row
 
     async def close(self) -> None:
         await self.tasks.close()
@@ -112,3 +157,19 @@ def _age(event: HistoryEvent) -> float:
     """Seconds since the event happened, as it is handed to the subscriber's socket (what
     was missed and read on resuming is not live, and not measured)."""
     return (datetime.now(UTC) - event.at).total_seconds()
+
+
+class _Changed(FlowdeskError):
+    """The caller's principal changed: the stream joins again as the caller is now, from
+    `position` (its last event, or where it joined when it had none yet)."""
+
+    def __init__(self, message: str, position: LogPosition | None = None) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+def _check(caller: Caller, principal: Principal, position: LogPosition | None) -> None:
+    """Before handing an event over: if the caller changed since the stream joined, the
+    event is read again with the caller as it is now (or not at all)."""
+    if caller.principal is not principal:
+        raise _Changed("caller changed", position=position)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.auth.caller import PrincipalChanges
 from api.auth.passwords import hash_password, verify_password
 from api.auth.permissions import (
     ADMIN_ROLE,
@@ -54,8 +55,10 @@ class UserService:
         *,
         principal_ttl: float = 0.0,
         throttle: LoginThrottle | None = None,
+        changes: PrincipalChanges | None = None,
     ) -> None:
         self._sessions = sessions
+        self._changes = changes
         self._throttle = throttle
         self._reads = reading(sessions)
         self._tokens = tokens
@@ -69,8 +72,15 @@ class UserService:
     async def login(
         self, username: str, password: str, *, client: str | None = None
     ) -> tuple[str, User]:
-        """A token for the right password; failures are throttled per username and per
-        `client` address (api/auth/throttle.py) when the service has a throttle."""
+        """An access token for the right password (see `checked_password`)."""
+        user = await self.checked_password(username, password, client=client)
+        return self._tokens.issue(user.id, user.username), user
+
+    async def checked_password(
+        self, username: str, password: str, *, client: str | None = None
+    ) -> User:
+        """The active user of the right password; failures are throttled per username
+        and per `client` address (api/auth/throttle.py) when the service has a throttle."""
         throttle = self._throttle
         attempt = await throttle.admit(username, client) if throttle else None
         async with self._reads() as session:
@@ -87,7 +97,7 @@ class UserService:
             raise Unauthenticated("this account is deactivated")
         if throttle and attempt:
             await throttle.succeeded(attempt)
-        return self._tokens.issue(user.id, user.username), user
+        return user
 
     async def by_username(self, username: str) -> User:
         async with self._reads() as session:
@@ -142,10 +152,13 @@ class UserService:
             permissions=permissions_of(roles, custom),
         )
 
-    def _forget(self, user_id: uuid.UUID) -> None:
-        """Drop a cached principal whose groups, roles or state changed here."""
+    def _changed(self, user_id: uuid.UUID) -> None:
+        """After the commit of a change to the user's groups, roles or state: drop the
+        cached principal and re-check the user's open sockets in this process."""
         if self._principals is not None:
             self._principals.pop(user_id, None)
+        if self._changes is not None:
+            self._changes.changed(user_id)
 
     # People
 
@@ -262,7 +275,7 @@ class UserService:
                     str(user.id),
                     {"active": [True, False]},
                 )
-        self._forget(user_id)
+        self._changed(user_id)
         return user
 
     async def change_password(self, principal: Principal, current: str, new: str) -> User:
@@ -350,7 +363,7 @@ class UserService:
                     str(user_id),
                     {"groups": [None, group_key] if member else [group_key, None]},
                 )
-        self._forget(user_id)
+        self._changed(user_id)
         return group
 
     # Roles
@@ -419,7 +432,7 @@ class UserService:
                     str(user.id),
                     {"roles": [before, after]},
                 )
-        self._forget(user_id)
+        self._changed(user_id)
         return user
 
     async def ensure_admin(self, username: str, password: str) -> tuple[User, bool]:
