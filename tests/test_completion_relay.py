@@ -15,8 +15,8 @@ from api.services.tasks import TaskService
 from api.services.users import UserService
 from engine.enums import HistoryEventType, TaskStatus
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, instance, one_task, start
+from tests.kit.people import make_user
 from workers.relay import resend_pending
 
 

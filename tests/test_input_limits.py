@@ -20,8 +20,8 @@ from api.models import HistoryEvent, ProcessDefinition, ProcessInstance, TaskCom
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, one_task, process, start, template
+from tests.kit.people import as_user, make_user
 from tests.test_instances_start import pk, workflows_started_since
 
 NUL = "a\u0000b"
@@ -29,7 +29,7 @@ NUL = "a\u0000b"
 
 @pytest.fixture
 async def caller(client: GraphQLClient, users: UserService) -> GraphQLClient:
-    return await client.login((await make_user(users, groups=["reviewers"])).username)
+    return await as_user(client, users, groups=["reviewers"])
 
 
 async def refused(client: GraphQLClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:

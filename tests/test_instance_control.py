@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from engine.enums import TaskStatus
 from engine.workflow_contract import workflow_id
 from schema.ids import decode_id
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import (
     TEMPLATES,
     claim,
@@ -42,23 +40,17 @@ from tests.factories import (
     task,
     template,
 )
-from tests.instance_reads import LIVE, READ, live, read, until
+from tests.kit.instances import LIVE, READ, live, read, until
+from tests.kit.operations import CANCEL, COMPLETE, RESUME, RETRY, SET_VARIABLES, START, SUSPEND
+from tests.kit.people import make_user
+from tests.kit.waiting import eventually
 
 BPMN = Path(__file__).resolve().parent / "bpmn"
 
-SUSPEND = "mutation($id: ID!, $r: String) { suspendInstance(id: $id, reason: $r) { status } }"
-RESUME = "mutation($id: ID!) { resumeInstance(id: $id) { status } }"
-CANCEL = "mutation($id: ID!, $r: String) { cancelInstance(id: $id, reason: $r) { status } }"
 TERMINATE = "mutation($id: ID!, $r: String) { terminateInstance(id: $id, reason: $r) { status } }"
-SET_VARIABLES = (
-    "mutation($id: ID!, $v: JSON!) "
-    "{ setInstanceVariables(id: $id, variables: $v) { status variables } }"
-)
-RETRY = "mutation($id: ID!) { retryIncident(instanceId: $id) { status } }"
 MESSAGE = """mutation($id: ID, $bk: String, $name: String!, $v: JSON) {
   sendMessage(instanceId: $id, businessKey: $bk, name: $name, variables: $v) { id status variables }
 }"""
-COMPLETE = "mutation($id: ID!, $v: JSON) { completeTask(id: $id, variables: $v) { status } }"
 INSTANCES = """query($f: ProcessInstanceFilter, $first: Int, $after: String) {
   processInstances(filter: $f, first: $first, after: $after) {
     edges { cursor node { id status businessKey } } pageInfo { hasNextPage endCursor }
@@ -79,7 +71,6 @@ EXPORT = "query($k: String!, $v: Int) { exportDefinition(key: $k, version: $v) }
 DEPLOY_XML = (
     "mutation($x: String!) { deployDefinition(bpmnXml: $x) { id key version checksum spec } }"
 )
-START = "mutation($k: String!, $v: JSON) { startProcess(key: $k, variables: $v) { id status } }"
 
 
 async def refused(client: GraphQLClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -208,15 +199,18 @@ async def parent_and_child(s: Scene) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 async def child_of(client: GraphQLClient, child_key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
+
+    async def child_with_its_task() -> dict[str, Any] | None:
         edges = (await client.execute(INSTANCES, {"f": {"definitionKey": child_key}}))[
             "processInstances"
         ]["edges"]
         if edges and (await read(client, edges[0]["node"]["id"]))["tasks"]:
             return await read(client, edges[0]["node"]["id"])
-        assert time.monotonic() < deadline, "the child instance never started its task"
-        await asyncio.sleep(0.05)
+        return None
+
+    kid = await eventually(child_with_its_task, what="the child instance's task")
+    assert kid is not None
+    return kid
 
 
 # Suspend and resume
@@ -275,10 +269,9 @@ async def test_a_timer_that_fires_while_suspended_applies_on_resume(s: Scene) ->
     await s.starter.execute(SUSPEND, {"id": started["id"]})
 
     # The timer fires (PT1S) and the workflow keeps it for later.
-    deadline = time.monotonic() + 10
-    while not (state := await live(s.starter, started["id"]))["deferred"]:
-        assert time.monotonic() < deadline, state
-        await asyncio.sleep(0.05)
+    state = await eventually(
+        lambda: live(s.starter, started["id"]), lambda found: bool(found["deferred"])
+    )
     assert [d["kind"] for d in state["deferred"]] == ["timer_fired"]
     assert state["status"] == "SUSPENDED" and state["tasks"] == []
     waiting = await read(s.starter, started["id"])

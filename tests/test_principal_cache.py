@@ -10,7 +10,7 @@ from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker
 from api.services.users import UserService
 from api.settings import Settings
-from tests.conftest import make_user
+from tests.kit.people import make_user
 
 
 async def _outsider(users: UserService, service: UserService) -> tuple[str, uuid.UUID]:

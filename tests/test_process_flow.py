@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import claim, complete, deploy, inbox, instance, start, template
+from tests.kit.people import make_user
 
 
 async def test_leave_request_runs_to_its_end(client: GraphQLClient, users: UserService) -> None:

@@ -16,7 +16,6 @@ import contextlib
 import copy
 import json
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,18 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from jsonschema import Draft202012Validator
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 from strawberry.relay import GlobalID
 from temporalio.client import Client
 
 import templates
 from api.auth.tokens import TokenIssuer
-from api.embedded import free_port
 from api.services.definitions import definition_problems
 from api.services.users import UserService
 from api.settings import Settings
@@ -44,14 +37,15 @@ from engine.definition import definition_json_schema
 from engine.validation import validate_definition
 from engine.workflow_contract import workflow_id
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import INSTANCE_FIELDS, TEMPLATES, complete, deploy, template
+from tests.kit.http_stub import Stub, serve_stub
+from tests.kit.people import as_user, make_user
+from tests.kit.waiting import eventually
 
 TEMPLATE_NAMES = sorted(path.stem for path in TEMPLATES.glob("*.json"))
 SCHEMA_FILE = TEMPLATES / "schema" / "definition.schema.json"
 RECORD_INTO = os.environ.get("FLOWDESK_RECORD_HISTORIES")
 OPEN = ("CREATED", "CLAIMED")
-WAIT_SECONDS = 15
 
 
 def load(name: str) -> dict[str, Any]:
@@ -119,55 +113,13 @@ async def test_templates_deploy_in_the_order_flowdesk_dev_deploys_them(
 ) -> None:
     """Under their own keys, in file order: a call activity's definition (due_diligence)
     must be deployed before its caller (vendor_onboarding)."""
-    caller = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     for document in templates.documents():
         deployed = await deploy(caller, document)
         assert deployed["key"] == document["key"]
 
 
 # Running them
-
-
-@dataclass
-class ScriptedServer:
-    """A tiny HTTP service: each path answers the scripted (status, body) answers in turn,
-    repeating the last one, and remembers what it was sent."""
-
-    url: str = ""
-    answers: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
-    calls: dict[str, list[Any]] = field(default_factory=dict)
-
-    def script(self, path: str, *answers: tuple[int, Any]) -> str:
-        self.answers[path] = list(answers)
-        self.calls[path] = []
-        return f"{self.url}{path}"
-
-    async def _answer(self, request: Request) -> JSONResponse:
-        path = request.url.path
-        body = await request.body()
-        self.calls.setdefault(path, []).append(json.loads(body) if body else None)
-        answers = self.answers.get(path) or [(404, {"error": "nothing scripted"})]
-        status, payload = answers.pop(0) if len(answers) > 1 else answers[0]
-        return JSONResponse(payload, status_code=status)
-
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[ScriptedServer]:
-        app = Starlette(routes=[Route("/{path:path}", self._answer, methods=["GET", "POST"])])
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        self.url = f"http://127.0.0.1:{port}"
-        try:
-            yield self
-        finally:
-            server.should_exit = True
-            await task
 
 
 @dataclass
@@ -199,7 +151,7 @@ class Stack:
     exits: contextlib.AsyncExitStack
     taken: int = 0
     histories: dict[str, str] = field(default_factory=dict)
-    _server: ScriptedServer | None = None
+    _server: Stub | None = None
 
     async def person(self) -> tuple[str, GraphQLClient]:
         """Someone in no group, other than anyone this scenario took before."""
@@ -212,9 +164,9 @@ class Stack:
         _, token = await self.people.get(f"group-{group}", group)
         return GraphQLClient(self.client.http, token)
 
-    async def server(self) -> ScriptedServer:
+    async def server(self) -> Stub:
         if self._server is None:
-            self._server = await self.exits.enter_async_context(ScriptedServer().serving())
+            self._server = self.exits.enter_context(serve_stub())
         return self._server
 
     async def deploy(self, name: str, **changes: dict[str, Any]) -> dict[str, Any]:
@@ -268,13 +220,7 @@ class Process:
 
     async def until(self, done: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
         """The instance once `done` holds (timers and services move it on by themselves)."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            found = await self.read()
-            if done(found):
-                return found
-            assert time.monotonic() < deadline, f"still waiting for {what}: {found}"
-            await asyncio.sleep(0.05)
+        return await eventually(self.read, done, what=what)
 
     async def open_nodes(self) -> list[str]:
         return sorted(t["nodeId"] for t in open_tasks(await self.read()))
@@ -331,15 +277,18 @@ class Process:
         gid = str(GlobalID("ProcessInstance", started(found)[-1]))
         child = Process(self.stack, load(name), self.initiator, gid)
         self.children[name] = child
+
         # The parent records the start before the child's first step writes its row.
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
+        async def readable() -> bool:
             try:
                 await child.read()
-                return child
             except GraphQLError as error:
-                assert error.codes == ["NOT_FOUND"] and time.monotonic() < deadline, error
-            await asyncio.sleep(0.05)
+                assert error.codes == ["NOT_FOUND"], error
+                return False
+            return True
+
+        await eventually(readable, what=f"the child {name!r} to be readable")
+        return child
 
     async def ended(self, status: str = "COMPLETED") -> dict[str, Any]:
         """The instance once it has ended with `status` and its workflow has closed."""
@@ -1036,7 +985,7 @@ async def _loan_approved(s: Stack) -> None:
     _, officer = await s.person()
     p = await s.start(definition, officer, **LOAN, scoring_url=url)
     final = await p.finish()
-    assert server.calls["/score"] == [LOAN, LOAN]
+    assert server.received["/score"] == [LOAN, LOAN]
     assert final["variables"] == {**LOAN, "scoring_url": url, "score": 780, "decision": "approved"}
     assert ends(final, definition) == ["approved"] and "underwrite" not in entered(final)
 
@@ -1064,7 +1013,7 @@ async def _loan_scoring_failed(s: Stack) -> None:
     await p.work("underwrite", "underwriters", decision="declined")
     final = await p.finish()
     # A 4xx is not retried: one call, then the errorBoundary.
-    assert len(server.calls["/score"]) == 1
+    assert len(server.received["/score"]) == 1
     [failed] = [h for h in final["history"] if h["type"] == "SERVICE_FAILED"]
     assert failed["data"]["error_code"] == "HTTP_4XX"
     assert "score" not in final["variables"]
@@ -1093,7 +1042,7 @@ async def _incident_retried(s: Stack) -> None:
         definition, operator, service="checkout", severity="sev1", summary="5xx", health_url=url
     )
     stuck = await p.until(lambda f: f["status"] == "INCIDENT", "the incident")
-    assert "HTTP_5XX" in stuck["incident"] and len(server.calls["/health"]) == 3
+    assert "HTTP_5XX" in stuck["incident"] and len(server.received["/health"]) == 3
     # The endpoint is back: retrying runs the diagnostics again.
     server.script("/health", (200, {"healthy": False, "error_rate": 0.3}))
     retried = await operator.execute(
