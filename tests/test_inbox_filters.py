@@ -24,7 +24,7 @@ from api.settings import Settings
 from tests.client import GraphQLClient, GraphQLError
 from tests.factories import claim, complete, deploy, start
 from tests.kit.operations import NODE, TASK
-from tests.test_task_lifecycle import Person, person, pk
+from tests.test_tasks_lifecycle import Person, person, pk
 
 TASKS = """query($f: TaskFilter, $o: [TaskOrder!], $first: Int, $after: String) {
   tasks(filter: $f, orderBy: $o, first: $first, after: $after) {
