@@ -4,19 +4,21 @@ call activities, multi-instance tasks, and pinned definition versions."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 
 from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker
 from api.models import Task
 from api.services.users import UserService
 from api.settings import Settings
+from engine.workflow_contract import workflow_id
 from schema.ids import decode_id
 from tests.client import PASSWORD, GraphQLClient
 from tests.factories import complete, deploy, process, start, task
@@ -94,6 +96,23 @@ def http_task(url: str, **fields: Any) -> dict[str, Any]:
         "input": {"method": "POST", "url": url, "json": {"amount": "=amount"}},
         **fields,
     }
+
+
+async def http_attempts(temporal: Client, instance: str) -> list[int]:
+    """How many attempts each activity of the instance's workflow took, once none is
+    pending: Temporal then runs no further attempt until the workflow schedules one."""
+    handle = temporal.get_workflow_handle(workflow_id(str(decode_id(instance, "ProcessInstance"))))
+    await eventually(
+        handle.describe,
+        lambda found: not found.raw_description.pending_activities,
+        what="no activity pending",
+    )
+    history = await handle.fetch_history()
+    return [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
 
 
 # Gateways
@@ -242,7 +261,7 @@ async def test_an_http_service_task_maps_the_answer_into_the_variables(
 
 
 async def test_a_failing_http_task_is_retried_per_its_policy_then_an_incident_a_retry_resolves(
-    s: Scene, stub: Stub
+    s: Scene, stub: Stub, temporal: Client
 ) -> None:
     url = stub.answer("/flaky", 500, {"error": "down"})
     definition = process(
@@ -258,8 +277,9 @@ async def test_a_failing_http_task_is_retried_per_its_policy_then_an_incident_a_
     assert "HTTP_5XX" in stuck["incident"] and "answered 500" in stuck["incident"]
     [failed] = [h for h in stuck["history"] if h["type"] == "SERVICE_FAILED"]
     assert failed["nodeId"] == "call" and failed["data"]["error_code"] == "HTTP_5XX"
-    await asyncio.sleep(0.4)
-    assert stub.hits["/flaky"] == 3, "an incident runs nothing until it is retried"
+    # An incident runs nothing until it is retried: no attempt is left pending in Temporal.
+    assert await http_attempts(temporal, started["id"]) == [3]
+    assert stub.hits["/flaky"] == 3
 
     stub.answer("/flaky", 200, {"ok": True})
     await s.worker.execute(RETRY, {"id": started["id"]})
@@ -269,7 +289,7 @@ async def test_a_failing_http_task_is_retried_per_its_policy_then_an_incident_a_
 
 
 async def test_a_client_error_marked_non_retryable_fails_after_one_attempt(
-    s: Scene, stub: Stub
+    s: Scene, stub: Stub, temporal: Client
 ) -> None:
     url = stub.answer("/missing", 404, {"error": "no such account"})
     definition = process(
@@ -282,7 +302,7 @@ async def test_a_client_error_marked_non_retryable_fails_after_one_attempt(
 
     stuck = await until(s.worker, started["id"], status_is("INCIDENT"))
     assert "HTTP_4XX" in stuck["incident"]
-    await asyncio.sleep(0.4)
+    assert await http_attempts(temporal, started["id"]) == [1]
     assert stub.hits["/missing"] == 1
 
 

@@ -199,7 +199,7 @@ async def test_an_instance_is_readable_by_its_starter_and_its_candidates_only(
     group = f"reviewers-{unique}"
     starter = await as_user(client, users)
     reviewer = await as_user(client, users, groups=[group])
-    stranger = await as_user(client, users, groups=["reviewers"])
+    stranger = await as_user(client, users, groups=[f"others-{unique}"])
     definition = await deploy(starter, one_task(group=group))
     started = await start(starter, definition["key"], business_key=f"BK-{unique}")
 

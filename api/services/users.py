@@ -7,8 +7,9 @@ permission; every GraphQL operation passes its caller."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +54,7 @@ class UserService:
         tokens: TokenIssuer,
         *,
         principal_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
         throttle: LoginThrottle | None = None,
     ) -> None:
         self._sessions = sessions
@@ -61,9 +63,10 @@ class UserService:
         self._tokens = tokens
         # Every request needs its caller's groups and roles; kept for a few seconds, they
         # spare each request a statement. Changes made through this service show at once;
-        # changes made elsewhere (another API process, the CLI) within `principal_ttl`.
+        # changes made elsewhere (another API process, the CLI) within `principal_ttl`
+        # seconds of `clock` (which tests set, to expire entries without waiting).
         self._principals: TTLCache[uuid.UUID, Principal] | None = (
-            TTLCache(maxsize=10_000, ttl=principal_ttl) if principal_ttl > 0 else None
+            TTLCache(maxsize=10_000, ttl=principal_ttl, timer=clock) if principal_ttl > 0 else None
         )
 
     async def login(
