@@ -31,10 +31,14 @@ from api.auth.permissions import (
 from api.auth.principal import Principal
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import TokenIssuer
+from api.cursors import Keyset, text
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unauthenticated
 from api.models import Group, Membership, Role, User
 from api.services.audit import PASSWORD_CHANGED, diff, record
+
+# Accounts page by username.
+_BY_USERNAME = Keyset((text,))
 
 MIN_PASSWORD = 8
 _ROLE_NAME = 64
@@ -221,14 +225,18 @@ class UserService:
             )
         return user
 
-    async def page(self, actor: Principal, *, after: str | None, limit: int) -> list[User]:
-        """Every account by username; administrators only."""
+    async def page(
+        self, actor: Principal, *, after: str | None, limit: int
+    ) -> list[tuple[User, str]]:
+        """Every account by username, with their cursors; administrators only."""
         actor.require(Permission.USER_ADMIN)
+        position = _BY_USERNAME.position(after)
         query = select(User)
-        if after is not None:
-            query = query.where(col(User.username) > after)
+        if position is not None:
+            query = query.where(col(User.username) > position[0])
         async with self._reads() as session:
-            return list((await session.exec(query.order_by(col(User.username)).limit(limit))).all())
+            rows = (await session.exec(query.order_by(col(User.username)).limit(limit))).all()
+        return _BY_USERNAME.paged(rows, lambda r: (r.username,))
 
     async def update_user(
         self, actor: Principal, user_id: uuid.UUID, changes: dict[str, str | None]
