@@ -36,8 +36,3 @@ async def as_user(
     """A fresh user (as `make_user` makes one), logged in through `client`."""
     user = await make_user(users, groups=groups, admin=admin, roles=roles)
     return await client.login(user.username)
-
-
-def fresh_group(name: str = "team") -> str:
-    """A group name no other test uses."""
-    return f"{name}-{uuid.uuid4().hex[:10]}"
