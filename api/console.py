@@ -114,7 +114,7 @@ async def list_instances(
     # Lazy: listing never calls Temporal, and must not need it to be up.
     temporal = await connect_temporal(settings, lazy=True)
     instances = InstanceService(sessions, temporal, settings, DefinitionService(sessions))
-    rows = await instances.page(
+    page = await instances.page(
         OPERATOR,
         statuses=statuses,
         definition_key=key,
@@ -123,6 +123,7 @@ async def list_instances(
         after=None,
         limit=limit,
     )
+    rows = [row for row, _ in page]
     with_definitions = await instances.with_definitions([r.id for r in rows])
     _print_table(
         ("ID", "DEFINITION", "STATUS", "BUSINESS KEY", "STARTED"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from strawberry import relay
 
-from api.cursors import decode_moment, encode_moment
 from schema.archive import ArchivedInstance
 from schema.common import Ctx, build_connection, page_size
 
@@ -16,13 +15,7 @@ async def archived_instances(
     rows = await info.context.services.archive.page(
         info.context.require_user(),
         definition_key=definition_key,
-        after=decode_moment(after) if after is not None else None,
+        after=after,
         limit=limit + 1,
     )
-    return build_connection(
-        rows,
-        limit,
-        ArchivedInstance.from_row,
-        lambda r: encode_moment(r.ended_at, r.id),
-        has_previous=after is not None,
-    )
+    return build_connection(rows, limit, ArchivedInstance.from_row, has_previous=after is not None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from api.cursors import decode_cursor, encode_cursor
 from api.errors import BadUserInput
 from api.services.definitions import document
 from engine.definition import definition_json_schema
@@ -95,24 +94,8 @@ async def process_definitions(
     first: int | None = None,
     after: str | None = None,
 ) -> relay.Connection[ProcessDefinition]:
-    principal = info.context.require_user()
     limit = page_size(first)
-    position = None
-    if after is not None:
-        after_key, after_version = decode_cursor(after, 2)
-        # A cursor is client input: only the (key, version) of a row, else BAD_USER_INPUT.
-        if not (
-            isinstance(after_key, str) and type(after_version) is int and 0 < after_version < 2**31
-        ):
-            raise BadUserInput("invalid cursor", field="after")
-        position = (after_key, after_version)
     rows = await info.context.services.definitions.page(
-        principal, key=key, latest_only=latest_only, after=position, limit=limit + 1
+        info.context.require_user(), key=key, latest_only=latest_only, after=after, limit=limit + 1
     )
-    return build_connection(
-        rows,
-        limit,
-        ProcessDefinition.from_row,
-        lambda r: encode_cursor(r.key, r.version),
-        has_previous=after is not None,
-    )
+    return build_connection(rows, limit, ProcessDefinition.from_row, has_previous=after is not None)

@@ -10,7 +10,6 @@ import strawberry
 from strawberry import relay
 
 from api.auth.principal import Principal
-from api.cursors import decode_moment, encode_moment
 from api.services.instance_control import InstanceControl
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.ids import decode_id
@@ -78,7 +77,6 @@ async def process_instances(
 ) -> relay.Connection[ProcessInstance]:
     principal = info.context.require_user()
     limit = page_size(first)
-    position = decode_moment(after) if after is not None else None
     f = filter or ProcessInstanceFilter()
     rows = await info.context.services.instances.page(
         principal,
@@ -86,16 +84,10 @@ async def process_instances(
         definition_key=f.definition_key,
         business_key=f.business_key,
         started_by_me=f.started_by_me,
-        after=position,
+        after=after,
         limit=limit + 1,
     )
-    return build_connection(
-        rows,
-        limit,
-        ProcessInstance.from_row,
-        lambda r: encode_moment(r.started_at, r.id),
-        has_previous=after is not None,
-    )
+    return build_connection(rows, limit, ProcessInstance.from_row, has_previous=after is not None)
 
 
 def _control(info: Ctx) -> tuple[Principal, InstanceControl]:

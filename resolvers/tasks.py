@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
 from strawberry import relay
 
-from api import models
 from api.errors import BadUserInput
 from api.services.event_log import LogPosition
 from api.services.inbox import TaskOrder as Order
@@ -17,7 +15,7 @@ from api.services.inbox import TaskQuery
 from engine.enums import TaskEventType
 from schema.common import JSON, Ctx, build_connection, page_size
 from schema.ids import decode_id
-from schema.loaded import selected
+from schema.loaded_tasks import load_task_relations
 from schema.tasks import Task, TaskComment, TaskCounts, TaskEvent, TaskFilter, TaskOrder
 
 
@@ -66,41 +64,8 @@ async def tasks(
     rows = await info.context.services.inbox.page(
         principal, _query(filter), order=order, after=after, limit=limit + 1
     )
-    await _load_ahead(info, [task for task, _ in rows[:limit]])
-    return build_connection(
-        rows,
-        limit,
-        lambda row: Task.from_row(row[0]),
-        lambda row: row[1],
-        has_previous=after is not None,
-    )
-
-
-async def _load_ahead(info: Ctx, tasks: list[models.Task]) -> None:
-    """Load the relations the page's selection asks for, one batch each, so that its
-    nested fields resolve without an await (schema/loaded.py)."""
-    wanted = selected(info, "edges", "node")
-    loaders = info.context.loaders
-    users = {
-        user_id
-        for task in tasks
-        for user_id in (
-            task.assignee_id if "assignee" in wanted else None,
-            task.owner_id if "owner" in wanted else None,
-            task.completed_by if "completedBy" in wanted else None,
-            *(task.candidate_users if "candidateUsers" in wanted else ()),
-        )
-        if user_id is not None
-    }
-    batches: list[Awaitable[object]] = [loaders.user.load_many(list(users))] if users else []
-    if "instance" in wanted:
-        # Instances come with their definitions (the instance loader primes those).
-        batches.append(loaders.instance.load_many([task.instance_id for task in tasks]))
-    if "comments" in wanted:
-        batches.append(loaders.comments_of_task.load_many([task.id for task in tasks]))
-    if "commentCount" in wanted:
-        batches.append(loaders.comment_count.load_many([task.id for task in tasks]))
-    await asyncio.gather(*batches)
+    await load_task_relations(info, [task for task, _ in rows[:limit]])
+    return build_connection(rows, limit, Task.from_row, has_previous=after is not None)
 
 
 async def task_counts(info: Ctx) -> TaskCounts:
@@ -188,8 +153,9 @@ async def task_events(info: Ctx, since: str | None = None) -> AsyncGenerator[Tas
     after the cursor `since` when given, else from now; none lost, none repeated."""
     caller = info.context.require_caller()
     services = info.context.services
-    position = LogPosition.decode(since) if since is not None else None
-    async for event, row in services.live.task_events(caller, position, info.context):
+    async for event, row in services.live.task_events(
+        caller, LogPosition.decode(since), info.context
+    ):
         yield TaskEvent(
             type=TaskEventType(event.type.value),
             cursor=LogPosition.of(event).encode(),

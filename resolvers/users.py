@@ -5,8 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from api.cursors import decode_cursor, encode_cursor
-from api.errors import BadUserInput
 from api.services.sessions import TokenPair
 from schema.common import Ctx, build_connection, page_size
 from schema.ids import decode_id
@@ -58,26 +56,10 @@ async def users(
     info: Ctx, first: int | None = None, after: str | None = None
 ) -> relay.Connection[User]:
     limit = page_size(first)
-    position = _text_cursor(after)
     rows = await info.context.services.users.page(
-        info.context.require_user(), after=position, limit=limit + 1
+        info.context.require_user(), after=after, limit=limit + 1
     )
-    return build_connection(
-        rows,
-        limit,
-        User.from_row,
-        lambda r: encode_cursor(r.username),
-        has_previous=after is not None,
-    )
-
-
-def _text_cursor(after: str | None) -> str | None:
-    if after is None:
-        return None
-    [value] = decode_cursor(after, 1)
-    if not isinstance(value, str):
-        raise BadUserInput("invalid cursor", field="after")
-    return value
+    return build_connection(rows, limit, User.from_row, has_previous=after is not None)
 
 
 async def create_user(
@@ -188,20 +170,14 @@ async def audit_log(
     after: str | None = None,
 ) -> AuditEntryConnection:
     limit = page_size(first)
-    position = None
-    if after is not None:
-        [position] = decode_cursor(after, 1)
-        if type(position) is not int:
-            raise BadUserInput("invalid cursor", field="after")
     rows = await info.context.services.audit.page(
         info.context.require_user(),
         target=str(decode_id(user_id, "User", field="userId")) if user_id is not None else None,
-        after=position,
+        after=after,
         limit=limit + 1,
     )
     edges = [
-        AuditEntryEdge(node=AuditEntry.from_row(r), cursor=encode_cursor(r.id))
-        for r in rows[:limit]
+        AuditEntryEdge(node=AuditEntry.from_row(r), cursor=cursor) for r, cursor in rows[:limit]
     ]
     return AuditEntryConnection(
         edges=edges,

@@ -54,16 +54,15 @@ def page_size(first: int | None) -> int:
 
 
 def build_connection(
-    rows: Sequence[RowT],
+    rows: Sequence[tuple[RowT, str]],
     limit: int,
     to_node: Callable[[RowT], NodeT],
-    cursor_of: Callable[[RowT], str],
     *,
     has_previous: bool,
 ) -> relay.Connection[NodeT]:
-    """A Relay connection from `limit + 1` fetched rows: the extra row only says there is more."""
-    page = rows[:limit]
-    edges = [relay.Edge(node=to_node(row), cursor=cursor_of(row)) for row in page]
+    """A Relay connection from `limit + 1` fetched rows, each with its cursor: the extra
+    row only says there is more."""
+    edges = [relay.Edge(node=to_node(row), cursor=cursor) for row, cursor in rows[:limit]]
     return relay.Connection(
         edges=edges,
         page_info=relay.PageInfo(

@@ -1,7 +1,7 @@
 """Relations that resolve without an await when their rows are loaded already.
 
 A page resolver loads the relations its selection asks for in one batch each (see
-resolvers/tasks.py); the nested fields then find the rows in the DataLoaders' caches and
+schema/loaded_tasks.py); the nested fields then find the rows in the DataLoaders' caches and
 return plain values. An async resolver would cost GraphQL a coroutine, a task and a
 gather for every field of every row, which was most of an inbox page's time; where
 nothing was loaded ahead, the field returns an awaitable and loads as before.

@@ -41,6 +41,8 @@ from api.settings import Settings
 from api.temporal import connect_temporal
 from tests.actions import ACTIONS
 from tests.client import PASSWORD, GraphQLClient
+from tests.kit.http_stub import Stub, serve_stub
+from tests.kit.people import make_user  # moved there; kept importable from here
 from workers.actions import load_actions
 from workers.worker import build_worker
 
@@ -235,17 +237,11 @@ def unique() -> Iterator[str]:
     yield uuid.uuid4().hex[:10]
 
 
-async def make_user(
-    users: UserService,
-    *,
-    groups: list[str] | None = None,
-    admin: bool = False,
-    roles: list[str] | None = None,
-) -> Any:
-    """A user with the default role, plus `roles` (and admin when `admin`)."""
-    return await users.create_user(
-        f"user-{uuid.uuid4().hex[:10]}",
-        PASSWORD,
-        groups=groups or [],
-        roles=[*(roles or []), *(["admin"] if admin else [])],
-    )
+@pytest.fixture
+def stub() -> Iterator[Stub]:
+    """A local HTTP server for the `http` action (see tests.kit.http_stub)."""
+    with serve_stub() as served:
+        yield served
+
+
+__all__ = ["make_user"]

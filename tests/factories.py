@@ -55,9 +55,9 @@ def task(node_id: str, group: str, **fields: Any) -> dict[str, Any]:
 
 
 def one_task(
-    *, key: str | None = None, group: str = "reviewers", form: dict[str, Any] | None = None
+    *, key: str | None = None, group: str | None = None, form: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """start -> one user task for `group` -> end."""
+    """start -> one user task for `group` (a group of its own when none is given) -> end."""
     return {
         "key": key or fresh_key("one_task"),
         "name": "One task",
@@ -67,7 +67,7 @@ def one_task(
                 "id": "work",
                 "type": "userTask",
                 "name": "Do the work",
-                "candidateGroups": [group],
+                "candidateGroups": [group or fresh_key("reviewers")],
                 **({"form": form} if form else {}),
             },
             {"id": "end", "type": "endEvent"},

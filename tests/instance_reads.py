@@ -1,46 +1,5 @@
-"""Reading an instance as the control and durable-work tests do, and waiting for the worker
-to move it on."""
+"""Moved to tests.kit.instances; these names stay importable from here for older imports."""
 
-from __future__ import annotations
+from tests.kit.instances import FIELDS, LIVE, READ, live, read, until
 
-import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
-
-from tests.client import GraphQLClient
-
-FIELDS = """id status variables incident businessKey startedAt endedAt
-  definition { key version }
-  parent { id }
-  tasks { id name nodeId status assignee { username } }
-  history { seq type nodeId taskId actor { username } data }"""
-READ = f"query($id: ID!) {{ processInstance(id: $id) {{ {FIELDS} }} }}"
-LIVE = "query($id: ID!) { processInstance(id: $id) { liveState } }"
-
-
-async def read(client: GraphQLClient, instance_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = (await client.execute(READ, {"id": instance_id}))["processInstance"]
-    return found
-
-
-async def live(client: GraphQLClient, instance_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = (await client.execute(LIVE, {"id": instance_id}))["processInstance"][
-        "liveState"
-    ]
-    return found
-
-
-async def until(
-    client: GraphQLClient, instance_id: str, done: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """The instance once `done` holds for it (the worker moves it on by itself)."""
-    deadline = time.monotonic() + 20
-    while True:
-        found = await read(client, instance_id)
-        if done(found):
-            # Read again: the instance row and its tasks are separate reads, and the step
-            # that made `done` hold may have committed between them.
-            return await read(client, instance_id)
-        assert time.monotonic() < deadline, f"still waiting, the instance is {found}"
-        await asyncio.sleep(0.05)
+__all__ = ["FIELDS", "LIVE", "READ", "live", "read", "until"]

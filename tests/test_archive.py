@@ -17,9 +17,10 @@ from api.db import SessionMaker, engine_of
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import claim, complete, deploy, instance, one_task, start
-from tests.instance_reads import until
+from tests.kit.instances import until
+from tests.kit.operations import NODE
+from tests.kit.people import as_user
 
 ARCHIVED = """
 query($k: String) {
@@ -30,7 +31,6 @@ query($k: String) {
 }
 """
 COMMENT = "mutation($id: ID!, $m: String!) { addTaskComment(id: $id, message: $m) { id } }"
-NODE = "query($id: ID!) { node(id: $id) { id } }"
 
 
 async def flowdesk(settings: Settings, *args: str) -> None:
@@ -60,7 +60,7 @@ async def live_rows(sessions: SessionMaker, instance_ids: list[str]) -> dict[str
 async def finished(client: GraphQLClient, users: UserService, unique: str) -> dict[str, Any]:
     """Two completed instances (one task with a comment) and one still running."""
     group = f"archive-{unique}"
-    owner = await client.login((await make_user(users, groups=[group])).username)
+    owner = await as_user(client, users, groups=[group])
     key = (await deploy(owner, one_task(group=group)))["key"]
     done = [await start(owner, key, business_key=f"done-{n}", n=n) for n in range(2)]
     running = await start(owner, key, business_key="running")
@@ -121,7 +121,7 @@ async def test_archived_instances_are_hidden_from_people_who_did_not_start_them(
     owner: GraphQLClient = finished["owner"]
     mine = (await owner.execute(ARCHIVED, {"k": finished["key"]}))["archivedInstances"]["edges"]
     assert len(mine) == 2
-    stranger = await client.login((await make_user(users)).username)
+    stranger = await as_user(client, users)
     theirs = await stranger.execute(ARCHIVED, {"k": finished["key"]})
     assert theirs["archivedInstances"]["edges"] == []
     assert (await stranger.execute(NODE, {"id": mine[0]["node"]["id"]}))["node"] is None

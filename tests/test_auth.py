@@ -22,7 +22,7 @@ from api.models import Group, Membership, ProcessDefinition, User
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import PASSWORD, GraphQLClient, GraphQLError
-from tests.conftest import make_user
+from tests.kit.people import as_user, make_user
 
 ME = "{ me { id username groups { key } } }"
 LOGIN = """
@@ -174,7 +174,7 @@ async def test_administration_needs_the_admin_role(
     client: GraphQLClient, users: UserService, sessions: SessionMaker, unique: str
 ) -> None:
     someone = await make_user(users)
-    caller = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     new_name, group = f"new-{unique}", f"group-{unique}"
 
     for query, variables in (
@@ -196,7 +196,7 @@ async def test_administration_needs_the_admin_role(
 async def test_an_admin_creates_users_and_groups_and_the_new_user_logs_in(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
-    admin = await client.login((await make_user(users, admin=True)).username)
+    admin = await as_user(client, users, admin=True)
     new_name, group, other = f"new-{unique}", f"group-{unique}", f"other-{unique}"
 
     created = (await admin.execute(CREATE_USER, {"u": new_name, "p": PASSWORD, "g": [group]}))[
@@ -219,7 +219,7 @@ async def test_an_admin_creates_users_and_groups_and_the_new_user_logs_in(
 async def test_a_taken_username_or_group_key_is_a_conflict(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
-    admin = await client.login((await make_user(users, admin=True)).username)
+    admin = await as_user(client, users, admin=True)
     existing = await make_user(users)
     await admin.execute(CREATE_GROUP, {"k": f"group-{unique}"})
 
@@ -236,7 +236,7 @@ async def test_a_taken_username_or_group_key_is_a_conflict(
 async def test_creating_the_same_user_or_group_at_once_makes_one_and_one_conflict(
     client: GraphQLClient, users: UserService, round_: int
 ) -> None:
-    admin = await client.login((await make_user(users, admin=True)).username)
+    admin = await as_user(client, users, admin=True)
     name = f"twin-{uuid.uuid4().hex[:8]}"
 
     for query, variables in (
@@ -274,7 +274,7 @@ async def test_administration_input_the_tables_cannot_hold_is_bad_user_input(
     variables: dict[str, Any],
     field: str,
 ) -> None:
-    admin = await client.login((await make_user(users, admin=True)).username)
+    admin = await as_user(client, users, admin=True)
     suffix = uuid.uuid4().hex[:8]
     variables = {
         k: (f"{v}-{suffix}" if k in ("u", "k") and v == "fine" else v) for k, v in variables.items()
@@ -295,7 +295,7 @@ async def test_an_unexpected_server_error_is_masked_as_internal(
 ) -> None:
     """A definition row that no deployment could have written (its spec does not parse)
     breaks startProcess in a way no domain error covers."""
-    caller = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     key = f"corrupt_{uuid.uuid4().hex[:8]}"
     async with sessions() as session, session.begin():
         session.add(
@@ -364,6 +364,6 @@ async def test_a_websocket_with_an_expired_token_is_refused_at_connection_init(
 async def test_a_websocket_with_a_good_token_is_acknowledged(
     client: GraphQLClient, users: UserService, settings: Settings
 ) -> None:
-    token = (await client.login((await make_user(users)).username)).token
+    token = (await as_user(client, users)).token
     answer = await ws_init(settings, {"authorization": f"Bearer {token}"})
     assert isinstance(answer, dict) and answer["type"] == "connection_ack"

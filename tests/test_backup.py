@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from api.migrate import upgrade
 from api.models import ProcessDefinition, ProcessInstance, Task
 from engine.enums import InstanceStatus, TaskStatus
 from tests.conftest import embedded_home
+from tests.kit.waiting import SLOW, eventually
 
 PG_BIN = Path(POSTGRES_BIN_PATH)
 
@@ -150,20 +151,13 @@ async def _write_instances(cluster: Cluster, definition: uuid.UUID, count: int) 
     return {instance.id for instance in instances}
 
 
-async def _until(check: Callable[[], Awaitable[bool]], within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "PostgreSQL did not get there in time"
-        await asyncio.sleep(0.05)
-
-
 async def _archive_current_wal(cluster: Cluster) -> None:
     """Close the current WAL segment and wait until the server archived it."""
     connection = await _connect(cluster)
     try:
         segment = await connection.fetchval("SELECT pg_walfile_name(pg_switch_wal())")
         archived = "SELECT last_archived_wal >= $1 FROM pg_stat_archiver"
-        await _until(lambda: connection.fetchval(archived, segment))
+        await eventually(lambda: connection.fetchval(archived, segment), what="the WAL archived")
     finally:
         await connection.close()
 
@@ -225,7 +219,11 @@ async def test_restore_to_a_point_in_time_finds_exactly_what_existed_then(
     restored.start()
     try:
         connection = await _connect(restored)
-        await _until(lambda: connection.fetchval("SELECT NOT pg_is_in_recovery()"))
+        await eventually(
+            lambda: connection.fetchval("SELECT NOT pg_is_in_recovery()"),
+            what="the end of recovery",
+            within=SLOW,
+        )
         await connection.close()
         print(f"restored to {target.isoformat()} in {time.monotonic() - started:.1f}s")
         found = await _instance_ids(restored)

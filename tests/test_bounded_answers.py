@@ -5,7 +5,6 @@ instance started and waiting for a worker."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,15 +26,14 @@ from bench.ws import subscribe
 from engine.enums import InstanceStatus
 from schema.ids import decode_id
 from tests.client import GraphQLClient
-from tests.conftest import make_user, run_worker, serve_app
+from tests.conftest import run_worker, serve_app
 from tests.factories import deploy, instance, one_task, start
+from tests.kit.operations import COMPLETE, START, SUSPEND, TASK
+from tests.kit.people import make_user
+from tests.kit.waiting import eventually
 from tests.tcp_proxy import tcp_proxy
 from workers.relay import resend_pending
 
-TASK = "query($id: ID!) { task(id: $id) { id status } }"
-COMPLETE = "mutation($id: ID!, $v: JSON) { completeTask(id: $id, variables: $v) { id status } }"
-SUSPEND = "mutation($id: ID!) { suspendInstance(id: $id) { status } }"
-START = "mutation($k: String!) { startProcess(key: $k) { id } }"
 TASK_EVENTS = "subscription { taskEvents { type task { id status } } }"
 ANSWER_WITHIN = 1.0
 
@@ -174,14 +172,15 @@ async def test_without_a_worker_start_and_complete_answer_in_bounded_time(
 
 async def first_task(caller: GraphQLClient, instance_id: str) -> dict[str, str]:
     """The instance's first task, once a worker has written its first step."""
-    async with asyncio.timeout(20):
-        while True:
-            found = await caller.raw(
-                "query($id: ID!) { processInstance(id: $id) { tasks { id status } } }",
-                {"id": instance_id},
-            )
-            tasks = (found.get("data") or {}).get("processInstance") or {}
-            if tasks.get("tasks"):
-                first: dict[str, str] = tasks["tasks"][0]
-                return first
-            await asyncio.sleep(0.05)
+
+    async def tasks() -> list[dict[str, str]]:
+        found = await caller.raw(
+            "query($id: ID!) { processInstance(id: $id) { tasks { id status } } }",
+            {"id": instance_id},
+        )
+        listed: list[dict[str, str]] = ((found.get("data") or {}).get("processInstance") or {}).get(
+            "tasks"
+        ) or []
+        return listed
+
+    return (await eventually(tasks, what="the instance's first task"))[0]

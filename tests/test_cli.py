@@ -19,8 +19,8 @@ from api.cli import COMMAND_SETTINGS, parser
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import fresh_key, one_task, start
+from tests.kit.people import as_user, make_user
 
 FLOWDESK = Path(sys.executable).parent / "flowdesk"
 BPMN = Path(__file__).resolve().parent / "bpmn" / "leave_request_camunda7.bpmn"
@@ -173,7 +173,7 @@ async def test_deploy_takes_json_and_bpmn_and_prints_every_problem_of_what_it_re
         line.startswith(f"{tmp_path / 'broken.json'}: cannot read it") for line in err.splitlines()
     )
     # Nothing of what was refused was deployed.
-    admin = await client.login((await make_user(users, admin=True)).username)
+    admin = await as_user(client, users, admin=True)
     with pytest.raises(GraphQLError) as missing:
         await admin.execute(
             "query($k: String!) { processDefinition(key: $k) { key } }", {"k": bad["key"]}

@@ -6,18 +6,17 @@ import asyncio
 
 from api.services.users import UserService
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import complete, deploy, instance, one_task, start
-
-CANCEL = 'mutation($id: ID!) { cancelInstance(id: $id, reason: "race") { status } }'
+from tests.kit.operations import CANCEL
+from tests.kit.people import as_user
 
 
 async def test_complete_racing_cancel_ends_in_one_consistent_story(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
     group = f"g-{unique}"
-    starter = await client.login((await make_user(users, groups=[group])).username)
-    worker = await client.login((await make_user(users, groups=[group])).username)
+    starter = await as_user(client, users, groups=[group])
+    worker = await as_user(client, users, groups=[group])
     key = (await deploy(starter, one_task(group=group)))["key"]
     outcomes = set()
     for _ in range(5):
@@ -25,7 +24,7 @@ async def test_complete_racing_cancel_ends_in_one_consistent_story(
         task_id = started["tasks"][0]["id"]
         results = await asyncio.gather(
             complete(worker, task_id),
-            starter.execute(CANCEL, {"id": started["id"]}),
+            starter.execute(CANCEL, {"id": started["id"], "r": "race"}),
             return_exceptions=True,
         )
         completed, cancelled = (not isinstance(r, BaseException) for r in results)

@@ -15,8 +15,8 @@ from api.services.tasks import TaskService
 from api.services.users import UserService
 from engine.enums import HistoryEventType, TaskStatus
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, instance, one_task, start
+from tests.kit.people import make_user
 from workers.relay import resend_pending
 
 
@@ -44,9 +44,10 @@ async def _won_but_never_sent(
 async def test_relay_delivers_a_completion_whose_update_never_landed(
     client: GraphQLClient, users: UserService, sessions: SessionMaker, task_service: TaskService
 ) -> None:
-    worker = await make_user(users, groups=["relay-workers"])
+    group = f"relay-workers-{uuid.uuid4().hex[:10]}"
+    worker = await make_user(users, groups=[group])
     as_worker = await client.login(worker.username)
-    definition = await deploy(as_worker, one_task(group="relay-workers"))
+    definition = await deploy(as_worker, one_task(group=group))
     started = await start(as_worker, definition["key"])
     task_id = uuid.UUID(relay.GlobalID.from_id(started["tasks"][0]["id"]).node_id)
     await _won_but_never_sent(sessions, task_id, worker.id)

@@ -25,8 +25,9 @@ from engine.enums import HistoryEventType
 from engine.workflow_contract import ACTIVITY_RUN_ACTION, workflow_id
 from schema.ids import decode_id
 from tests.client import GraphQLClient
-from tests.conftest import make_user, serve_app
+from tests.conftest import serve_app
 from tests.factories import deploy, start
+from tests.kit.people import make_user
 from tests.test_worker_restart import happened, until, worker_process
 
 

@@ -16,8 +16,8 @@ from api.db import SessionMaker
 from api.models import ProcessDefinition
 from api.services.users import UserService
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import complete, deploy, instance, one_task, start
+from tests.kit.people import as_user
 
 DEPLOY = """
 mutation($d: JSON, $x: String) {
@@ -41,7 +41,7 @@ query($k: String, $l: Boolean, $f: Int, $a: String) {
 
 @pytest.fixture
 async def caller(client: GraphQLClient, users: UserService) -> GraphQLClient:
-    return await client.login((await make_user(users)).username)
+    return await as_user(client, users)
 
 
 def fresh_key() -> str:
@@ -441,7 +441,7 @@ async def test_running_instances_keep_the_version_they_started_on(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
     group = f"workers-{unique}"
-    worker = await client.login((await make_user(users, groups=[group])).username)
+    worker = await as_user(client, users, groups=[group])
     key = fresh_key()
     await deploy(worker, one_task(key=key, group=group))
     running = await start(worker, key)

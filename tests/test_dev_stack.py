@@ -21,6 +21,7 @@ from api.embedded import StackUrls, free_port
 from api.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import embedded_home
+from tests.kit.waiting import SLOW, eventually
 from tests.walkthrough import walk_through
 
 FLOWDESK = Path(sys.executable).parent / "flowdesk"
@@ -95,11 +96,13 @@ async def flowdesk_dev(
     reader = asyncio.create_task(collect())
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = asyncio.get_running_loop().time() + 120
-        while (banner := parse_banner(printed())) is None:
+
+        async def banner_so_far() -> dict[str, str] | None:
             assert process.returncode is None, printed()
-            assert asyncio.get_running_loop().time() < deadline, printed()
-            await asyncio.sleep(0.1)
+            return parse_banner(printed())
+
+        banner = await eventually(banner_so_far, what="the banner", within=SLOW)
+        assert banner is not None
         # The banner comes once the stack listens: ready at once, no retry.
         async with httpx.AsyncClient(base_url=base_url) as http:
             ready = await http.get("/readyz")

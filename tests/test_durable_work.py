@@ -4,37 +4,33 @@ call activities, multi-instance tasks, and pinned definition versions."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import threading
-import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 
 from api.auth.tokens import TokenIssuer
 from api.db import SessionMaker
 from api.models import Task
 from api.services.users import UserService
 from api.settings import Settings
+from engine.workflow_contract import workflow_id
 from schema.ids import decode_id
 from tests.client import PASSWORD, GraphQLClient
-from tests.conftest import make_user
 from tests.factories import complete, deploy, process, start, task
-from tests.instance_reads import FIELDS, LIVE, read, until
+from tests.kit.http_stub import Stub
+from tests.kit.instances import FIELDS, LIVE, read, until
+from tests.kit.operations import RETRY, SET_VARIABLES
+from tests.kit.people import make_user
+from tests.kit.waiting import eventually
 
 CHILDREN = f"""query($key: String!) {{
   processInstances(filter: {{definitionKey: $key}}) {{ edges {{ node {{ {FIELDS} }} }} }}
 }}"""
-RETRY = "mutation($id: ID!) { retryIncident(instanceId: $id) { status incident } }"
-SET_VARIABLES = (
-    "mutation($id: ID!, $v: JSON!) { setInstanceVariables(id: $id, variables: $v) { status } }"
-)
 MESSAGE = """mutation($id: ID!, $name: String!, $v: JSON) {
   sendMessage(instanceId: $id, name: $name, variables: $v) { status variables }
 }"""
@@ -92,57 +88,6 @@ def s(client: GraphQLClient, people: tuple[str, list[Any]]) -> Scene:
     return Scene(group, as_[0].client, as_[1:])
 
 
-# A tiny HTTP server for the `http` action, in a thread.
-
-
-@dataclass
-class Stub:
-    """Answers each path with a (status, JSON body) it is told, counting the hits."""
-
-    url: str = ""
-    answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
-    hits: Counter[str] = field(default_factory=Counter)
-    received: dict[str, list[Any]] = field(default_factory=dict)
-
-    def answer(self, path: str, status: int, body: Any = None) -> str:
-        self.answers[path] = (status, body)
-        return self.url + path
-
-
-@pytest.fixture
-def stub() -> Iterator[Stub]:
-    stub = Stub()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            stub.hits[self.path] += 1
-            stub.received.setdefault(self.path, []).append(body)
-            status, answer = stub.answers.get(self.path, (404, {"error": "no such path"}))
-            payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stub.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield stub
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def http_task(url: str, **fields: Any) -> dict[str, Any]:
     return {
         "id": "call",
@@ -151,6 +96,23 @@ def http_task(url: str, **fields: Any) -> dict[str, Any]:
         "input": {"method": "POST", "url": url, "json": {"amount": "=amount"}},
         **fields,
     }
+
+
+async def http_attempts(temporal: Client, instance: str) -> list[int]:
+    """How many attempts each activity of the instance's workflow took, once none is
+    pending: Temporal then runs no further attempt until the workflow schedules one."""
+    handle = temporal.get_workflow_handle(workflow_id(str(decode_id(instance, "ProcessInstance"))))
+    await eventually(
+        handle.describe,
+        lambda found: not found.raw_description.pending_activities,
+        what="no activity pending",
+    )
+    history = await handle.fetch_history()
+    return [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
 
 
 # Gateways
@@ -299,7 +261,7 @@ async def test_an_http_service_task_maps_the_answer_into_the_variables(
 
 
 async def test_a_failing_http_task_is_retried_per_its_policy_then_an_incident_a_retry_resolves(
-    s: Scene, stub: Stub
+    s: Scene, stub: Stub, temporal: Client
 ) -> None:
     url = stub.answer("/flaky", 500, {"error": "down"})
     definition = process(
@@ -315,8 +277,9 @@ async def test_a_failing_http_task_is_retried_per_its_policy_then_an_incident_a_
     assert "HTTP_5XX" in stuck["incident"] and "answered 500" in stuck["incident"]
     [failed] = [h for h in stuck["history"] if h["type"] == "SERVICE_FAILED"]
     assert failed["nodeId"] == "call" and failed["data"]["error_code"] == "HTTP_5XX"
-    await asyncio.sleep(0.4)
-    assert stub.hits["/flaky"] == 3, "an incident runs nothing until it is retried"
+    # An incident runs nothing until it is retried: no attempt is left pending in Temporal.
+    assert await http_attempts(temporal, started["id"]) == [3]
+    assert stub.hits["/flaky"] == 3
 
     stub.answer("/flaky", 200, {"ok": True})
     await s.worker.execute(RETRY, {"id": started["id"]})
@@ -326,7 +289,7 @@ async def test_a_failing_http_task_is_retried_per_its_policy_then_an_incident_a_
 
 
 async def test_a_client_error_marked_non_retryable_fails_after_one_attempt(
-    s: Scene, stub: Stub
+    s: Scene, stub: Stub, temporal: Client
 ) -> None:
     url = stub.answer("/missing", 404, {"error": "no such account"})
     definition = process(
@@ -339,7 +302,7 @@ async def test_a_client_error_marked_non_retryable_fails_after_one_attempt(
 
     stuck = await until(s.worker, started["id"], status_is("INCIDENT"))
     assert "HTTP_4XX" in stuck["incident"]
-    await asyncio.sleep(0.4)
+    assert await http_attempts(temporal, started["id"]) == [1]
     assert stub.hits["/missing"] == 1
 
 
@@ -500,13 +463,12 @@ async def test_a_call_activity_runs_a_child_instance_mapping_inputs_and_outputs(
     await deploy(s.worker, parent)
     started = await start(s.worker, parent["key"], name="ada", team=3, secret="x")
 
-    edges: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 10
-    while not edges:
-        assert time.monotonic() < deadline, "the child instance never appeared"
-        edges = (await s.worker.execute(CHILDREN, {"key": child["key"]}))["processInstances"][
-            "edges"
-        ]
+    async def children() -> list[dict[str, Any]]:
+        found = await s.worker.execute(CHILDREN, {"key": child["key"]})
+        edges: list[dict[str, Any]] = found["processInstances"]["edges"]
+        return edges
+
+    edges = await eventually(children, what="the child instance")
     [kid] = [e["node"] for e in edges]
     assert kid["parent"] == {"id": started["id"]}
     assert kid["variables"] == {"employee": "ada", "team": {"id": 3}}

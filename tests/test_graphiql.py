@@ -22,7 +22,8 @@ from api.embedded import free_port
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import PASSWORD
-from tests.conftest import make_user, serve_app
+from tests.conftest import serve_app
+from tests.kit.people import make_user
 
 # Where the screenshots of a run go, for a person to look at: the page as it opens
 # (...-welcome.png) and as the run ends.

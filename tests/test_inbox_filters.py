@@ -23,7 +23,8 @@ from api.models import Task
 from api.settings import Settings
 from tests.client import GraphQLClient, GraphQLError
 from tests.factories import claim, complete, deploy, start
-from tests.test_task_lifecycle import Person, person, pk
+from tests.kit.operations import NODE, TASK
+from tests.test_tasks_lifecycle import Person, person, pk
 
 TASKS = """query($f: TaskFilter, $o: [TaskOrder!], $first: Int, $after: String) {
   tasks(filter: $f, orderBy: $o, first: $first, after: $after) {
@@ -33,8 +34,6 @@ TASKS = """query($f: TaskFilter, $o: [TaskOrder!], $first: Int, $after: String) 
 }"""
 COUNTS = "{ taskCounts { mine groups overdue } }"
 SET_DUE = "mutation($id: ID!, $at: DateTime) { setTaskDueDate(id: $id, dueAt: $at) { id } }"
-TASK = "query($id: ID!) { task(id: $id) { id } }"
-NODE = "query($id: ID!) { node(id: $id) { id } }"
 
 ALL = ["CREATED", "CLAIMED", "COMPLETED"]
 PAST_DUE = "2000-01-01T00:00:00+00:00"

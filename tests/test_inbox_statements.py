@@ -6,8 +6,8 @@ from __future__ import annotations
 from api.services.users import UserService
 from bench.statements import counting_statements
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, one_task, start
+from tests.kit.people import make_user
 
 # What an inbox screen shows: the page costs one statement and each kind of related row
 # one (the caller's groups one more, once every FLOWDESK_PRINCIPAL_CACHE_SECONDS).

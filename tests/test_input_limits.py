@@ -20,16 +20,21 @@ from api.models import HistoryEvent, ProcessDefinition, ProcessInstance, TaskCom
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, one_task, process, start, template
+from tests.kit.people import as_user, make_user
 from tests.test_instances_start import pk, workflows_started_since
 
 NUL = "a\u0000b"
 
 
 @pytest.fixture
-async def caller(client: GraphQLClient, users: UserService) -> GraphQLClient:
-    return await client.login((await make_user(users, groups=["reviewers"])).username)
+def group(unique: str) -> str:
+    return f"reviewers-{unique}"
+
+
+@pytest.fixture
+async def caller(client: GraphQLClient, users: UserService, group: str) -> GraphQLClient:
+    return await as_user(client, users, groups=[group])
 
 
 async def refused(client: GraphQLClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -151,13 +156,13 @@ async def test_a_definition_whose_schema_holds_a_huge_integer_is_refused(
 
 
 async def test_set_variables_and_comments_with_nul_change_nothing(
-    client: GraphQLClient, users: UserService, sessions: SessionMaker
+    client: GraphQLClient, users: UserService, sessions: SessionMaker, group: str
 ) -> None:
     # An operator, who may set an instance's variables.
     caller = await client.login(
-        (await make_user(users, groups=["reviewers"], roles=["operator"])).username
+        (await make_user(users, groups=[group], roles=["operator"])).username
     )
-    definition = await deploy(caller, one_task())
+    definition = await deploy(caller, one_task(group=group))
     started = await start(caller, definition["key"], note="before")
     instance_id = pk(started["id"])
     [task] = started["tasks"]
@@ -229,9 +234,9 @@ async def test_documents_that_do_not_parse_or_validate_carry_graphql_codes(
 
 
 async def test_json_nested_past_the_limit_is_refused(
-    caller: GraphQLClient, settings: Settings, sessions: SessionMaker
+    caller: GraphQLClient, settings: Settings, sessions: SessionMaker, group: str
 ) -> None:
-    definition = await deploy(caller, one_task())
+    definition = await deploy(caller, one_task(group=group))
     deep: Any = "leaf"
     for _ in range(settings.max_json_depth + 1):
         deep = {"d": deep}

@@ -4,7 +4,6 @@ workflow behind; an instance is read by those it concerns only."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +18,9 @@ from api.models import ProcessInstance
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import deploy, instance, one_task, start, template
+from tests.kit.people import as_user
+from tests.kit.waiting import eventually
 
 START = """
 mutation($k: String!, $v: Int, $vars: JSON) {
@@ -33,7 +33,7 @@ INSTANCE = "query($id: ID!) { processInstance(id: $id) { id status businessKey }
 
 @pytest.fixture
 async def caller(client: GraphQLClient, users: UserService) -> GraphQLClient:
-    return await client.login((await make_user(users)).username)
+    return await as_user(client, users)
 
 
 def pk(global_id: str) -> uuid.UUID:
@@ -122,10 +122,11 @@ async def test_a_valid_start_is_seen_by_the_same_checks(
 
     assert started["status"] == "RUNNING"
     assert await instance_count(sessions, definition["id"]) == 1
-    deadline = time.monotonic() + 10
-    while await workflows_started_since(temporal, settings, since) != 1:
-        assert time.monotonic() < deadline, "the workflow never became visible"
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: workflows_started_since(temporal, settings, since),
+        lambda count: count == 1,
+        what="the workflow to become visible",
+    )
 
 
 @pytest.mark.parametrize("variables", [[1, 2], "days=3", 3, True])
@@ -196,9 +197,9 @@ async def test_an_instance_is_readable_by_its_starter_and_its_candidates_only(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
     group = f"reviewers-{unique}"
-    starter = await client.login((await make_user(users)).username)
-    reviewer = await client.login((await make_user(users, groups=[group])).username)
-    stranger = await client.login((await make_user(users, groups=["reviewers"])).username)
+    starter = await as_user(client, users)
+    reviewer = await as_user(client, users, groups=[group])
+    stranger = await as_user(client, users, groups=[f"others-{unique}"])
     definition = await deploy(starter, one_task(group=group))
     started = await start(starter, definition["key"], business_key=f"BK-{unique}")
 
@@ -282,7 +283,7 @@ async def test_a_start_sent_twice_at_once_with_one_request_id_starts_one_instanc
 async def test_a_request_id_is_the_callers_own(
     caller: GraphQLClient, client: GraphQLClient, users: UserService, sessions: SessionMaker
 ) -> None:
-    other = await client.login((await make_user(users)).username)
+    other = await as_user(client, users)
     definition = await deploy(caller, one_task())
     request = {"k": definition["key"], "r": uuid.uuid4().hex}
 

@@ -10,9 +10,9 @@ from strawberry.relay import GlobalID
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, one_task, start
-from tests.instance_reads import live, until
+from tests.kit.instances import live, until
+from tests.kit.people import as_user
 
 WAITING = """
 query($id: ID!) {
@@ -105,7 +105,7 @@ def _same_moments(waiting: dict[str, Any]) -> dict[str, Any]:
 async def waiting_instance(
     client: GraphQLClient, users: UserService, unique: str
 ) -> tuple[GraphQLClient, dict[str, Any]]:
-    me = await client.login((await make_user(users, groups=[unique])).username)
+    me = await as_user(client, users, groups=[unique])
     child = await deploy(me, one_task(group=unique))
     await deploy(me, everything(unique, child["key"]))
     started = await start(me, f"waits_{unique}", business_key=f"bk-{unique}")
@@ -131,7 +131,7 @@ async def test_waiting_on_says_what_the_workflow_holds(
 async def test_a_message_received_is_no_longer_waited_for(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
-    me = await client.login((await make_user(users, groups=[unique])).username)
+    me = await as_user(client, users, groups=[unique])
     child = await deploy(me, one_task(group=unique))
     await deploy(me, everything(unique, child["key"], failing=False))
     started = await start(me, f"waits_{unique}")

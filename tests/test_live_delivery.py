@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -15,8 +14,10 @@ from api.settings import Settings
 from bench.statements import counting_statements
 from bench.ws import Subscription, subscribe
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import claim, deploy, one_task, start
+from tests.kit.operations import UNCLAIM
+from tests.kit.people import as_user, make_user
+from tests.kit.waiting import eventually
 from tests.test_subscriptions import ws_url
 
 # Scalars of the task only: its relations (assignee, instance) go through each socket's
@@ -24,7 +25,6 @@ from tests.test_subscriptions import ws_url
 TASK_EVENTS = """subscription($since: String) {
   taskEvents(since: $since) { type cursor task { id status } }
 }"""
-UNCLAIM = "mutation($id: ID!) { unclaimTask(id: $id) { id } }"
 
 
 async def heard(sub: Subscription) -> dict[str, Any]:
@@ -33,13 +33,6 @@ async def heard(sub: Subscription) -> dict[str, Any]:
     assert not payload.get("errors"), payload
     event: dict[str, Any] = payload["data"]["taskEvents"]
     return event
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    """Until `check()` holds: what is checked is Redis's state, which nothing here signals."""
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 async def app_connections(redis: Redis, settings: Settings) -> int:
@@ -91,7 +84,7 @@ async def test_the_app_keeps_one_redis_connection_for_all_its_subscriptions(
         async def unsubscribed() -> bool:
             return dict(await redis.pubsub_numsub(channel))[channel.encode()] == 0
 
-        await eventually(unsubscribed)
+        await eventually(unsubscribed, what="the app to leave its Redis channels")
     finally:
         await redis.aclose()
 
@@ -100,12 +93,10 @@ async def test_statements_per_delivered_event_do_not_grow_with_subscribers(
     client: GraphQLClient, users: UserService, app_url: str, unique: str
 ) -> None:
     group = f"g-{unique}"
-    actor = await client.login((await make_user(users, groups=[group])).username)
+    actor = await as_user(client, users, groups=[group])
     key = (await deploy(actor, one_task(group=group)))["key"]
     task_id = (await start(actor, key))["tasks"][0]["id"]
-    members = [
-        await client.login((await make_user(users, groups=[group])).username) for _ in range(20)
-    ]
+    members = [await as_user(client, users, groups=[group]) for _ in range(20)]
 
     async def statements_for_one_change(subscribers: list[GraphQLClient]) -> int:
         async with contextlib.AsyncExitStack() as stack:
@@ -134,8 +125,8 @@ async def test_a_subscriber_resuming_from_an_old_cursor_joins_the_live_stream_wi
     client: GraphQLClient, users: UserService, app_url: str, unique: str
 ) -> None:
     group = f"g-{unique}"
-    actor = await client.login((await make_user(users, groups=[group])).username)
-    resumer = await client.login((await make_user(users, groups=[group])).username)
+    actor = await as_user(client, users, groups=[group])
+    resumer = await as_user(client, users, groups=[group])
     key = (await deploy(actor, one_task(group=group)))["key"]
     task_id = (await start(actor, key))["tasks"][0]["id"]
 

@@ -24,9 +24,10 @@ from bench.ws import subscribe
 from engine.enums import HistoryEventType
 from schema.ids import decode_id
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import claim, deploy, one_task, start
-from tests.test_live_delivery import TASK_EVENTS, UNCLAIM, heard
+from tests.kit.operations import UNCLAIM
+from tests.kit.people import as_user
+from tests.test_live_delivery import TASK_EVENTS, heard
 from tests.test_subscriptions import ws_url
 
 
@@ -54,7 +55,7 @@ async def test_a_transaction_that_does_not_write_the_log_delays_no_event(
     where: str,
 ) -> None:
     group = f"g-{unique}"
-    actor = await client.login((await make_user(users, groups=[group])).username)
+    actor = await as_user(client, users, groups=[group])
     task_id = (await start(actor, (await deploy(actor, one_task(group=group)))["key"]))["tasks"][0][
         "id"
     ]
@@ -85,7 +86,7 @@ async def test_a_log_writer_committing_late_is_delivered_before_what_came_after_
     client: GraphQLClient, users: UserService, app_url: str, sessions: SessionMaker, unique: str
 ) -> None:
     group = f"g-{unique}"
-    actor = await client.login((await make_user(users, groups=[group])).username)
+    actor = await as_user(client, users, groups=[group])
     started = await start(actor, (await deploy(actor, one_task(group=group)))["key"])
     task_id = started["tasks"][0]["id"]
     async with subscribe(ws_url(app_url), TASK_EVENTS, actor.token) as sub:

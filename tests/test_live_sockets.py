@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,17 +26,19 @@ from bench.ws import subscribe
 from engine.enums import HistoryEventType
 from schema.ids import decode_id
 from tests.client import GraphQLClient
-from tests.conftest import make_user, serve_app
+from tests.conftest import serve_app
 from tests.factories import deploy, one_task, start
-from tests.test_live_delivery import TASK_EVENTS, eventually, heard
+from tests.kit.people import as_user, make_user
+from tests.kit.waiting import eventually
+from tests.test_live_delivery import TASK_EVENTS, heard
 from tests.test_subscriptions import ws_url
 
 
 async def test_a_subscription_sent_over_http_is_refused_with_bad_user_input(
     client: GraphQLClient, users: UserService
 ) -> None:
-    as_user = await client.login((await make_user(users)).username)
-    answer = await as_user.raw(TASK_EVENTS)
+    caller = await as_user(client, users)
+    answer = await caller.raw(TASK_EVENTS)
     [error] = answer["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "websocket" in error["message"]
@@ -110,8 +111,8 @@ async def test_a_client_that_vanishes_is_freed_within_the_ping_interval(
 ) -> None:
     group = f"g-{unique}"
     user = await make_user(users, groups=[group])
-    as_user = await client.login(user.username)
-    key = (await deploy(as_user, one_task(group=group)))["key"]
+    caller = await client.login(user.username)
+    key = (await deploy(caller, one_task(group=group)))["key"]
     own = settings.model_copy(update={"port": free_port(), "ws_ping_seconds": 0.3})
     channel = f"{settings.event_channel_prefix}:user:{user.id}"
     redis = Redis.from_url(settings.redis_url)
@@ -123,20 +124,16 @@ async def test_a_client_that_vanishes_is_freed_within_the_ping_interval(
         async with (
             serve_app(own),
             Blackhole(own.port) as proxy,
-            subscribe(f"ws://127.0.0.1:{proxy.port}/graphql", TASK_EVENTS, as_user.token) as sub,
+            subscribe(f"ws://127.0.0.1:{proxy.port}/graphql", TASK_EVENTS, caller.token) as sub,
         ):
-            await start(as_user, key)
+            await start(caller, key)
             # Live, through the proxy, and answering the server's pings meanwhile.
             assert (await heard(sub))["type"] == "TASK_CREATED"
             assert await listeners() == 1
             proxy.silent.set()
-            await eventually(lambda: _is(listeners(), 0))
+            await eventually(listeners, lambda count: count == 0, what="the silent socket to close")
     finally:
         await redis.aclose()
-
-
-async def _is(value: Awaitable[int], expected: int) -> bool:
-    return await value == expected
 
 
 async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_cursor_losing_nothing(
@@ -147,8 +144,8 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_cursor_losing_not
     unique: str,
 ) -> None:
     group = f"g-{unique}"
-    as_user = await client.login((await make_user(users, groups=[group])).username)
-    started = await start(as_user, (await deploy(as_user, one_task(group=group)))["key"])
+    caller = await as_user(client, users, groups=[group])
+    started = await start(caller, (await deploy(caller, one_task(group=group)))["key"])
     own = settings.model_copy(update={"port": free_port(), "live_queue_limit": 3})
     async with serve_app(own) as url:
         instance_id = decode_id(started["id"], "ProcessInstance")
@@ -176,7 +173,7 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_cursor_losing_not
             for _ in range(count - 1):
                 next(seqs)
 
-        async with subscribe(ws_url(url), TASK_EVENTS, as_user.token) as sub:
+        async with subscribe(ws_url(url), TASK_EVENTS, caller.token) as sub:
             # A subscription hears what commits after it joined its feed, which happens
             # after the socket's acknowledgement: send one event until it is heard.
             async with asyncio.timeout(15):
@@ -198,7 +195,7 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_cursor_losing_not
             assert [e["extensions"]["code"] for e in payload["errors"]] == ["SLOW_CONSUMER"]
             assert len(got) == 3
         async with subscribe(
-            ws_url(url), TASK_EVENTS, as_user.token, {"since": got[-1]["cursor"]}
+            ws_url(url), TASK_EVENTS, caller.token, {"since": got[-1]["cursor"]}
         ) as sub:
             rest = [await heard(sub) for _ in range(3)]
     cursors = [e["cursor"] for e in got + rest]
@@ -208,9 +205,9 @@ async def test_a_slow_consumer_is_cut_off_and_resumes_from_its_cursor_losing_not
 async def test_subscriptions_past_the_cap_of_a_socket_are_refused_with_a_code(
     settings: Settings, client: GraphQLClient, users: UserService
 ) -> None:
-    as_user = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     own = settings.model_copy(update={"port": free_port(), "live_subscriptions_per_socket": 2})
-    async with serve_app(own) as url, subscribe(ws_url(url), TASK_EVENTS, as_user.token) as sub:
+    async with serve_app(own) as url, subscribe(ws_url(url), TASK_EVENTS, caller.token) as sub:
         for id_ in ("2", "3"):
             await sub.socket.send(
                 json.dumps({"id": id_, "type": "subscribe", "payload": {"query": TASK_EVENTS}})
@@ -226,8 +223,8 @@ async def test_a_subscription_whose_database_connections_are_cut_goes_on(
     settings: Settings, client: GraphQLClient, users: UserService, unique: str
 ) -> None:
     group = f"g-{unique}"
-    as_user = await client.login((await make_user(users, groups=[group])).username)
-    started = await start(as_user, (await deploy(as_user, one_task(group=group)))["key"])
+    caller = await as_user(client, users, groups=[group])
+    started = await start(caller, (await deploy(caller, one_task(group=group)))["key"])
     # Events are written, and backends looked at, through an engine of the test's own.
     writer = create_async_engine(settings.database_url, poolclass=NullPool)
 
@@ -260,7 +257,7 @@ async def test_a_subscription_whose_database_connections_are_cut_goes_on(
     own = settings.model_copy(update={"port": free_port()})
     try:
         before = await backends()
-        async with serve_app(own) as url, subscribe(ws_url(url), TASK_EVENTS, as_user.token) as sub:
+        async with serve_app(own) as url, subscribe(ws_url(url), TASK_EVENTS, caller.token) as sub:
             await write(0)
             assert (await heard(sub))["type"] == "TASK_UPDATED"
             cut = await backends() - before

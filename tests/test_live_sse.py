@@ -13,8 +13,8 @@ import httpx
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import claim, deploy, one_task, start
+from tests.kit.people import as_user
 from tests.test_live_delivery import TASK_EVENTS
 
 
@@ -52,20 +52,20 @@ async def test_task_events_stream_over_sse_and_resume_from_a_cursor(
     client: GraphQLClient, users: UserService, app_url: str, unique: str
 ) -> None:
     group = f"g-{unique}"
-    as_user = await client.login((await make_user(users, groups=[group])).username)
-    key = (await deploy(as_user, one_task(group=group)))["key"]
-    task_id = (await start(as_user, key))["tasks"][0]["id"]
-    token = as_user.token
+    caller = await as_user(client, users, groups=[group])
+    key = (await deploy(caller, one_task(group=group)))["key"]
+    task_id = (await start(caller, key))["tasks"][0]["id"]
+    token = caller.token
     assert token is not None
     async with sse(app_url, token) as events:
         # The headers come before the subscription has joined its reader: give it a moment.
         await asyncio.sleep(0.2)
-        await claim(as_user, task_id)
+        await claim(caller, task_id)
         async with asyncio.timeout(15):
             first = await anext(events)
             while first["type"] != "TASK_CLAIMED":
                 first = await anext(events)
-    await as_user.execute("mutation($id: ID!) { unclaimTask(id: $id) { id } }", {"id": task_id})
+    await caller.execute("mutation($id: ID!) { unclaimTask(id: $id) { id } }", {"id": task_id})
     async with sse(app_url, token, {"since": first["cursor"]}) as events:
         async with asyncio.timeout(15):
             missed = await anext(events)

@@ -18,7 +18,8 @@ from api.embedded import free_port
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import PASSWORD
-from tests.conftest import make_user, serve_app
+from tests.conftest import serve_app
+from tests.kit.people import make_user
 
 LOGIN = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }"
 USER_LOCK = 3

@@ -16,9 +16,9 @@ from strawberry.relay import GlobalID
 from api.logs import configure_logging
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, process, start
-from tests.instance_reads import until
+from tests.kit.instances import until
+from tests.kit.people import as_user
 
 Lines = Callable[[], list[dict[str, Any]]]
 
@@ -39,7 +39,7 @@ def log_lines() -> Iterator[Lines]:
 async def test_a_request_line_names_its_request_id_user_and_operation(
     log_lines: Lines, client: GraphQLClient, users: UserService
 ) -> None:
-    me = await client.login((await make_user(users)).username)
+    me = await as_user(client, users)
     response = await client.http.post(
         "/graphql",
         json={"query": "query WhoAmI { me { username } }"},
@@ -65,7 +65,7 @@ async def test_a_request_without_an_id_gets_one(log_lines: Lines, client: GraphQ
 async def test_an_expected_service_failure_is_one_warning_line_with_its_instance(
     log_lines: Lines, client: GraphQLClient, users: UserService
 ) -> None:
-    me = await client.login((await make_user(users)).username)
+    me = await as_user(client, users)
     call = {
         "id": "call",
         "type": "serviceTask",

@@ -7,8 +7,8 @@ from typing import Any
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, instance, one_task, start
+from tests.kit.people import as_user
 
 MESSAGE = """mutation($bk: String!, $name: String!) {
   sendMessage(businessKey: $bk, name: $name) { id }
@@ -19,8 +19,8 @@ async def test_a_message_by_business_key_finds_the_waiting_parent_beside_its_chi
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
     group = f"g-{unique}"
-    as_user = await client.login((await make_user(users, groups=[group])).username)
-    child = (await deploy(as_user, one_task(group=group)))["key"]
+    caller = await as_user(client, users, groups=[group])
+    child = (await deploy(caller, one_task(group=group)))["key"]
     parent: dict[str, Any] = {
         "key": f"parent_{unique}",
         "name": "Parent",
@@ -41,11 +41,11 @@ async def test_a_message_by_business_key_finds_the_waiting_parent_beside_its_chi
             {"from": "join", "to": "end"},
         ],
     }
-    await deploy(as_user, parent)
-    started = await start(as_user, parent["key"], business_key=f"BK-{unique}")
+    await deploy(caller, parent)
+    started = await start(caller, parent["key"], business_key=f"BK-{unique}")
 
-    delivered = await as_user.execute(MESSAGE, {"bk": f"BK-{unique}", "name": "ping"})
+    delivered = await caller.execute(MESSAGE, {"bk": f"BK-{unique}", "name": "ping"})
 
     assert delivered["sendMessage"]["id"] == started["id"]
-    history = [h["type"] for h in (await instance(as_user, started["id"]))["history"]]
+    history = [h["type"] for h in (await instance(caller, started["id"]))["history"]]
     assert history.count("MESSAGE_RECEIVED") == 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, one_task, start
+from tests.kit.people import as_user, make_user
 
 NODE = """query($id: ID!) { node(id: $id) {
   __typename id
@@ -20,14 +20,14 @@ async def test_node_resolves_each_type_by_global_id(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
     user = await make_user(users, groups=[f"g-{unique}"])
-    as_user = await client.login(user.username)
-    definition = await deploy(as_user, one_task(group=f"g-{unique}"))
-    started = await start(as_user, definition["key"])
+    caller = await client.login(user.username)
+    definition = await deploy(caller, one_task(group=f"g-{unique}"))
+    started = await start(caller, definition["key"])
     task = started["tasks"][0]
-    me = (await as_user.execute("{ me { id } }"))["me"]
+    me = (await caller.execute("{ me { id } }"))["me"]
 
     found = [
-        (await as_user.execute(NODE, {"id": i}))["node"]
+        (await caller.execute(NODE, {"id": i}))["node"]
         for i in (task["id"], started["id"], definition["id"], me["id"])
     ]
     assert [n["__typename"] for n in found] == [
@@ -43,8 +43,8 @@ async def test_node_resolves_each_type_by_global_id(
 async def test_node_is_null_for_what_the_caller_may_not_see(
     client: GraphQLClient, users: UserService, unique: str
 ) -> None:
-    owner = await client.login((await make_user(users, groups=[f"g-{unique}"])).username)
-    outsider = await client.login((await make_user(users)).username)
+    owner = await as_user(client, users, groups=[f"g-{unique}"])
+    outsider = await as_user(client, users)
     started = await start(owner, (await deploy(owner, one_task(group=f"g-{unique}")))["key"])
     for hidden in (started["id"], started["tasks"][0]["id"]):
         assert (await outsider.execute(NODE, {"id": hidden}))["node"] is None
@@ -53,8 +53,8 @@ async def test_node_is_null_for_what_the_caller_may_not_see(
 async def test_node_with_a_malformed_id_is_bad_user_input(
     client: GraphQLClient, users: UserService
 ) -> None:
-    as_user = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     for bad in ("nonsense", "VGFzazpub3QtYS11dWlk", "Tm9wZToxMjM="):  # Task:not-a-uuid, Nope:123
-        body = await as_user.raw(NODE, {"id": bad})
+        body = await caller.raw(NODE, {"id": bad})
         assert body["data"]["node"] is None
         assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]

@@ -6,8 +6,8 @@ import httpx
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import deploy, one_task, start
+from tests.kit.people import as_user
 
 
 async def test_health_and_readiness_answer(app_url: str) -> None:
@@ -23,8 +23,8 @@ async def test_metrics_count_operations_errors_and_transitions(
 ) -> None:
     async with httpx.AsyncClient(base_url=app_url) as http:
         await http.post("/graphql", json={"query": "{ me { id } }"})  # no token
-        as_user = await client.login((await make_user(users, groups=[f"g-{unique}"])).username)
-        await start(as_user, (await deploy(as_user, one_task(group=f"g-{unique}")))["key"])
+        caller = await as_user(client, users, groups=[f"g-{unique}"])
+        await start(caller, (await deploy(caller, one_task(group=f"g-{unique}")))["key"])
         text = (await http.get("/metrics")).text
     assert 'flowdesk_graphql_errors_total{code="UNAUTHENTICATED"}' in text
     assert (

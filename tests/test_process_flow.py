@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
 from tests.factories import claim, complete, deploy, inbox, instance, start, template
+from tests.kit.people import make_user
 
 
-async def test_leave_request_runs_to_its_end(client: GraphQLClient, users: UserService) -> None:
+async def test_leave_request_runs_to_its_end(
+    client: GraphQLClient, users: UserService, unique: str
+) -> None:
+    # The template's groups, under names of this test's own: its inbox reads see only its tasks.
+    groups = {"managers": f"managers-{unique}", "hr": f"hr-{unique}"}
+    document = template("leave_request")
+    for node in document["nodes"]:
+        if "candidateGroups" in node:
+            node["candidateGroups"] = [groups[g] for g in node["candidateGroups"]]
     employee = await make_user(users)
-    manager = await make_user(users, groups=["managers"])
-    clerk = await make_user(users, groups=["hr"])
+    manager = await make_user(users, groups=[groups["managers"]])
+    clerk = await make_user(users, groups=[groups["hr"]])
     as_employee = await client.login(employee.username)
     as_manager = await client.login(manager.username)
     as_clerk = await client.login(clerk.username)
 
-    definition = await deploy(as_employee, template("leave_request"))
+    definition = await deploy(as_employee, document)
     started = await start(as_employee, definition["key"], business_key="LR-1", days=12)
     assert started["status"] == "RUNNING"
     [review] = started["tasks"]

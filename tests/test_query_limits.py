@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from api.services.users import UserService
 from tests.client import GraphQLClient
-from tests.conftest import make_user
+from tests.kit.people import as_user
 
 DEEP = "{ me { groups { members { groups { members { groups { members { groups { members { groups { members { groups { members { groups { key } } } } } } } } } } } } } } }"
 ALIASES = "{ " + " ".join(f"a{i}: me {{ id }}" for i in range(40)) + " }"
@@ -16,7 +16,7 @@ TOKENS = "{ me { " + " ".join("id" for _ in range(6000)) + " } }"
 async def test_limits_refuse_deep_aliased_and_huge_documents_each_time(
     client: GraphQLClient, users: UserService
 ) -> None:
-    as_user = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     for query, code in (
         (DEEP, "GRAPHQL_VALIDATION_FAILED"),
         (ALIASES, "GRAPHQL_VALIDATION_FAILED"),
@@ -24,9 +24,9 @@ async def test_limits_refuse_deep_aliased_and_huge_documents_each_time(
         (SYNTAX, "GRAPHQL_PARSE_FAILED"),
     ):
         for _ in range(2):  # the second time comes from the parser and validation caches
-            body = await as_user.raw(query)
+            body = await caller.raw(query)
             assert body.get("data") is None, query[:40]
             assert [e.get("extensions", {}).get("code") for e in body["errors"]] == [code], str(
                 body
             )[:300]
-    assert (await as_user.execute("{ me { id } }"))["me"]["id"]
+    assert (await caller.execute("{ me { id } }"))["me"]["id"]

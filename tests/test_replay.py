@@ -1,7 +1,7 @@
 """Recorded Temporal histories replay on today's `ProcessWorkflow` without nondeterminism.
 
-tests/histories/ holds the history of every instance tests/test_templates.py runs (one
-or more per template, children of call activities too), recorded by
+tests/histories/ holds the history of every instance tests/test_instances_templates.py
+runs (one or more per template, children of call activities too), recorded by
 tests/histories/record.py. A change to the workflow or the interpreter that makes a
 running instance take a different step breaks a replay here: guard it with
 `workflow.patched` instead of recording again.

@@ -10,9 +10,10 @@ import pytest
 
 from api.services.users import UserService
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import claim, complete, deploy, one_task, start
-from tests.instance_reads import until
+from tests.kit.instances import until
+from tests.kit.operations import CANCEL
+from tests.kit.people import as_user
 
 STATS = """
 query($k: String!, $f: DateTime!, $t: DateTime!) {
@@ -32,7 +33,6 @@ query($k: String!, $i: String!, $f: DateTime!, $t: DateTime!) {
 """
 
 DUE = "mutation($id: ID!, $d: DateTime) { setTaskDueDate(id: $id, dueAt: $d) { dueAt } }"
-CANCEL = "mutation($id: ID!) { cancelInstance(id: $id) { status } }"
 
 
 def window(hours: float = 1) -> dict[str, str]:
@@ -48,7 +48,7 @@ async def finished(client: GraphQLClient, users: UserService, unique: str) -> di
     """Three instances of one definition: one completed in time, one completed after its
     due date, one cancelled."""
     group = f"reviewers-{unique}"
-    owner = await client.login((await make_user(users, groups=[group])).username)
+    owner = await as_user(client, users, groups=[group])
     key = (await deploy(owner, one_task(group=group)))["key"]
     instances = [await start(owner, key) for _ in range(3)]
     on_time, late, cancelled = instances
@@ -110,7 +110,7 @@ async def test_throughput_has_one_point_per_interval_and_counts_every_instance(
 async def test_reports_of_a_definition_someone_else_deployed_are_not_found(
     finished: dict[str, Any], client: GraphQLClient, users: UserService
 ) -> None:
-    stranger = await client.login((await make_user(users)).username)
+    stranger = await as_user(client, users)
     for query, extra in ((STATS, {}), (THROUGHPUT, {"i": "PT1H"})):
         with pytest.raises(GraphQLError) as refused:
             await stranger.execute(query, {"k": finished["key"], **extra, **window()})

@@ -22,9 +22,10 @@ from api.embedded import free_port
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient
-from tests.conftest import make_user, run_worker, serve_app
+from tests.conftest import run_worker, serve_app
 from tests.factories import deploy, process, start
-from tests.instance_reads import until
+from tests.kit.instances import until
+from tests.kit.people import as_user, make_user
 from workers.actions import ActionFailed, HttpAction, HttpLimits
 from workers.egress import EgressPolicy
 
@@ -223,7 +224,7 @@ async def test_a_refused_call_is_an_incident_that_leaks_nothing(
 async def test_an_answer_the_variables_cannot_store_is_an_incident_not_a_stuck_write(
     client: GraphQLClient, users: UserService, server: Server
 ) -> None:
-    caller = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     definition = process(
         "unstorable",
         [

@@ -22,8 +22,9 @@ from api.services.users import UserService
 from api.settings import Settings
 from bench.ws import Subscription, subscribe
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import embedded_home, make_user, run_worker, serve_app
+from tests.conftest import embedded_home, run_worker, serve_app
 from tests.factories import claim, complete, deploy, one_task, start
+from tests.kit.people import as_user, make_user
 
 TASK_EVENTS = """subscription($since: String) {
   taskEvents(since: $since) { type cursor at task { id name status assignee { username } } }
@@ -91,22 +92,22 @@ async def test_reconnecting_with_since_replays_what_was_missed_once_then_goes_li
     client: GraphQLClient, users: UserService, app_url: str, unique: str
 ) -> None:
     user = await make_user(users, groups=[f"g-{unique}"])
-    as_user = await client.login(user.username)
-    key = (await deploy(as_user, one_task(group=f"g-{unique}")))["key"]
+    caller = await client.login(user.username)
+    key = (await deploy(caller, one_task(group=f"g-{unique}")))["key"]
 
-    async with subscribe(ws_url(app_url), TASK_EVENTS, as_user.token) as sub:
-        first = await start(as_user, key)
+    async with subscribe(ws_url(app_url), TASK_EVENTS, caller.token) as sub:
+        first = await start(caller, key)
         created = await next_event(sub)
         assert created["type"] == "TASK_CREATED"
 
     # Offline: the task is claimed and completed, and another one created.
     task_id = first["tasks"][0]["id"]
-    await claim(as_user, task_id)
-    await complete(as_user, task_id)
-    second = await start(as_user, key)
+    await claim(caller, task_id)
+    await complete(caller, task_id)
+    second = await start(caller, key)
 
     async with subscribe(
-        ws_url(app_url), TASK_EVENTS, as_user.token, {"since": created["cursor"]}
+        ws_url(app_url), TASK_EVENTS, caller.token, {"since": created["cursor"]}
     ) as sub:
         missed = [await next_event(sub) for _ in range(3)]
         assert [(e["type"], e["task"]["id"]) for e in missed] == [
@@ -115,7 +116,7 @@ async def test_reconnecting_with_since_replays_what_was_missed_once_then_goes_li
             ("TASK_CREATED", second["tasks"][0]["id"]),
         ]
         # Then live, without repeating anything replayed.
-        await claim(as_user, second["tasks"][0]["id"])
+        await claim(caller, second["tasks"][0]["id"])
         live = await next_event(sub)
         assert (live["type"], live["task"]["id"]) == ("TASK_CLAIMED", second["tasks"][0]["id"])
         cursors = [created["cursor"], *(e["cursor"] for e in missed), live["cursor"]]
@@ -125,9 +126,9 @@ async def test_reconnecting_with_since_replays_what_was_missed_once_then_goes_li
 async def test_an_invalid_cursor_is_refused(
     client: GraphQLClient, users: UserService, app_url: str
 ) -> None:
-    as_user = await client.login((await make_user(users)).username)
+    caller = await as_user(client, users)
     async with subscribe(
-        ws_url(app_url), TASK_EVENTS, as_user.token, {"since": "not-a-cursor"}
+        ws_url(app_url), TASK_EVENTS, caller.token, {"since": "not-a-cursor"}
     ) as sub:
         message = await sub.message()
     assert errors(message) == ["BAD_USER_INPUT"]
@@ -137,16 +138,16 @@ async def test_instance_events_replay_the_trace_then_follow_it_live(
     client: GraphQLClient, users: UserService, app_url: str, unique: str
 ) -> None:
     user = await make_user(users, groups=[f"g-{unique}"])
-    as_user = await client.login(user.username)
-    key = (await deploy(as_user, one_task(group=f"g-{unique}")))["key"]
-    started = await start(as_user, key)
+    caller = await client.login(user.username)
+    key = (await deploy(caller, one_task(group=f"g-{unique}")))["key"]
+    started = await start(caller, key)
     variables = {"id": started["id"], "since": 0}
-    async with subscribe(ws_url(app_url), INSTANCE_EVENTS, as_user.token, variables) as sub:
+    async with subscribe(ws_url(app_url), INSTANCE_EVENTS, caller.token, variables) as sub:
         seen: list[dict[str, Any]] = []
         async with asyncio.timeout(15):
             while not seen or seen[-1]["type"] != "TASK_CREATED":
                 seen.append((await sub.next())["data"]["instanceEvents"])
-            await complete(as_user, started["tasks"][0]["id"])
+            await complete(caller, started["tasks"][0]["id"])
             while seen[-1]["type"] != "INSTANCE_COMPLETED":
                 seen.append((await sub.next())["data"]["instanceEvents"])
     assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
@@ -157,8 +158,8 @@ async def test_instance_events_replay_the_trace_then_follow_it_live(
 async def test_instance_events_are_refused_to_an_outsider(
     client: GraphQLClient, users: UserService, app_url: str, unique: str
 ) -> None:
-    owner = await client.login((await make_user(users, groups=[f"g-{unique}"])).username)
-    outsider = await client.login((await make_user(users)).username)
+    owner = await as_user(client, users, groups=[f"g-{unique}"])
+    outsider = await as_user(client, users)
     started = await start(owner, (await deploy(owner, one_task(group=f"g-{unique}")))["key"])
     async with subscribe(
         ws_url(app_url), INSTANCE_EVENTS, outsider.token, {"id": started["id"]}
@@ -194,16 +195,16 @@ async def test_no_event_is_lost_while_redis_restarts(
             own_redis_stack(settings, sessions, temporal, home) as (app, redis),
             httpx.AsyncClient(base_url=app, timeout=30) as http,
         ):
-            as_user = await GraphQLClient(http).login(user.username)
-            key = (await deploy(as_user, one_task(group=f"g-{unique}")))["key"]
-            async with subscribe(ws_url(app), TASK_EVENTS, as_user.token) as sub:
-                started = await start(as_user, key)
+            caller = await GraphQLClient(http).login(user.username)
+            key = (await deploy(caller, one_task(group=f"g-{unique}")))["key"]
+            async with subscribe(ws_url(app), TASK_EVENTS, caller.token) as sub:
+                started = await start(caller, key)
                 assert (await next_event(sub))["type"] == "TASK_CREATED"
                 task_id = started["tasks"][0]["id"]
 
                 redis.stop()
-                await claim(as_user, task_id)  # its notice has nowhere to go
-                await complete(as_user, task_id)
+                await claim(caller, task_id)  # its notice has nowhere to go
+                await complete(caller, task_id)
                 await redis.start()
 
                 heard = [await next_event(sub) for _ in range(2)]
@@ -264,8 +265,8 @@ async def test_a_refused_change_publishes_nothing(
     client: GraphQLClient, users: UserService, app_url: str, unique: str
 ) -> None:
     group = f"g-{unique}"
-    first = await client.login((await make_user(users, groups=[group])).username)
-    second = await client.login((await make_user(users, groups=[group])).username)
+    first = await as_user(client, users, groups=[group])
+    second = await as_user(client, users, groups=[group])
     key = (await deploy(first, one_task(group=group)))["key"]
     started = await start(first, key)
     task_id = started["tasks"][0]["id"]

@@ -13,7 +13,8 @@ from api.embedded import free_port
 from api.services.users import UserService
 from api.settings import Settings
 from tests.client import GraphQLClient
-from tests.conftest import make_user, serve_app
+from tests.conftest import serve_app
+from tests.kit.people import make_user
 
 ORIGIN = "https://inbox.example.com"
 

@@ -18,13 +18,10 @@ from api.models import HistoryEvent, PendingCompletion, Task
 from api.services.users import UserService
 from engine.enums import HistoryEventType, TaskStatus
 from tests.client import GraphQLClient, GraphQLError
-from tests.conftest import make_user
 from tests.factories import claim, complete, deploy, inbox, instance, one_task, process, start
 from tests.factories import task as task_node
-
-TASK = "query($id: ID!) { task(id: $id) { id status } }"
-COMPLETE = "mutation($id: ID!, $v: JSON) { completeTask(id: $id, variables: $v) { id status } }"
-CLAIM = "mutation($id: ID!) { claimTask(id: $id) { id status } }"
+from tests.kit.operations import CLAIM, COMPLETE, TASK
+from tests.kit.people import make_user
 
 FORM = {
     "type": "object",

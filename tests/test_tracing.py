@@ -20,8 +20,9 @@ from api.settings import Settings
 from api.temporal import connect_temporal
 from api.tracing import trace_statements
 from tests.client import GraphQLClient
-from tests.conftest import make_user, serve_app
+from tests.conftest import serve_app
 from tests.factories import claim, complete, deploy, one_task, start
+from tests.kit.people import as_user
 from workers.actions import load_actions
 from workers.worker import build_worker
 
@@ -58,7 +59,7 @@ async def test_a_completion_is_traced_from_the_request_to_the_history_write(
     url, exporter = traced
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         anonymous = GraphQLClient(http)
-        me = await anonymous.login((await make_user(users, groups=[unique])).username)
+        me = await as_user(anonymous, users, groups=[unique])
         key = (await deploy(me, one_task(group=unique)))["key"]
         [task] = (await start(me, key))["tasks"]
         await claim(me, task["id"])

@@ -19,8 +19,8 @@ from engine import interpreter
 from engine.events import CompleteTask, StartInstance
 from engine.validation import parse_definition
 from engine.workflow_contract import ProcessInput, TransitionRecord
-from tests.conftest import make_user
 from tests.factories import process, task
+from tests.kit.people import make_user
 
 
 async def test_a_start_and_a_completion_cost_three_statements_each(

@@ -6,7 +6,7 @@ import uuid
 
 from api.services.users import UserService
 from tests.client import PASSWORD
-from tests.conftest import make_user
+from tests.kit.people import make_user
 from tests.walkthrough import readme_blocks, walk_through
 
 

@@ -9,7 +9,6 @@ import os
 import secrets
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,11 +26,13 @@ from api.settings import Settings
 from engine.enums import HistoryEventType
 from schema.ids import decode_id
 from tests.client import GraphQLClient
-from tests.conftest import make_user, serve_app
+from tests.conftest import serve_app
 from tests.factories import deploy, instance, start
+from tests.kit.operations import COMPLETE
+from tests.kit.people import make_user
+from tests.kit.waiting import WITHIN, eventually
 
 FLOWDESK = Path(sys.executable).parent / "flowdesk"
-COMPLETE = "mutation($id: ID!, $v: JSON) { completeTask(id: $id, variables: $v) { status } }"
 
 
 def two_steps(group: str) -> dict[str, Any]:
@@ -86,11 +87,13 @@ class WorkerProcess:
             self._process = await asyncio.create_subprocess_exec(
                 str(FLOWDESK), "worker", env=self._env, stdout=out, stderr=out
             )
-        deadline = time.monotonic() + 20
-        while b"worker polling task queue" not in self._log.read_bytes()[offset:]:
-            assert self._process.returncode is None, self._log.read_text()
-            assert time.monotonic() < deadline, self._log.read_text()
-            await asyncio.sleep(0.05)
+        process = self._process
+
+        async def polling() -> bool:
+            assert process.returncode is None, self._log.read_text()
+            return b"worker polling task queue" in self._log.read_bytes()[offset:]
+
+        await eventually(polling, what="the worker to poll its task queue")
 
     async def kill(self) -> None:
         """SIGKILL: no graceful shutdown, no chance to finish what it was doing."""
@@ -129,12 +132,11 @@ async def until(
     instance_id: str,
     done: Callable[[list[HistoryEvent]], bool],
     *,
-    within: float = 20,
+    within: float = WITHIN,
 ) -> list[HistoryEvent]:
-    deadline = time.monotonic() + within
-    while not done(events := await history(sessions, instance_id)):
-        assert time.monotonic() < deadline, [(e.seq, e.type, e.node_id) for e in events]
-        await asyncio.sleep(0.05)
+    events: list[HistoryEvent] = await eventually(
+        lambda: history(sessions, instance_id), done, what="the history", within=within
+    )
     return events
 
 

@@ -24,9 +24,13 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import col, select
 
 from api.auth.principal import Principal
+from api.cursors import Keyset, moment, row_id
 from api.db import SessionMaker, engine_of, reading
 from api.errors import BadUserInput
 from api.models import ArchivedInstance, ProcessDefinition
+
+# Pages go most recently ended first by (ended_at, id).
+_BY_END = Keyset((moment, row_id))
 
 # Instance trees per transaction: each batch locks only its own finished rows, briefly;
 # smaller batches shorten that, larger ones save round trips.
@@ -160,11 +164,12 @@ class ArchiveService:
         principal: Principal,
         *,
         definition_key: str | None,
-        after: tuple[datetime, uuid.UUID] | None,
+        after: str | None,
         limit: int,
-    ) -> list[ArchivedInstance]:
+    ) -> list[tuple[ArchivedInstance, str]]:
         """Archived instances the caller may see (admins all, others those they started),
-        most recently ended first, keyset-paginated on (ended_at, id)."""
+        most recently ended first, keyset-paginated on (ended_at, id), with their cursors."""
+        position = _BY_END.position(after)
         query = select(ArchivedInstance)
         if not principal.is_admin:
             query = query.where(col(ArchivedInstance.started_by) == principal.id)
@@ -172,16 +177,17 @@ class ArchiveService:
             query = query.join(
                 ProcessDefinition, col(ProcessDefinition.id) == ArchivedInstance.definition_id
             ).where(col(ProcessDefinition.key) == definition_key)
-        if after is not None:
+        if position is not None:
             query = query.where(
                 sa.tuple_(col(ArchivedInstance.ended_at), col(ArchivedInstance.id))
-                < sa.tuple_(*after)
+                < sa.tuple_(*position)
             )
         query = query.order_by(
             col(ArchivedInstance.ended_at).desc(), col(ArchivedInstance.id).desc()
         ).limit(limit)
         async with self._reads() as session:
-            return list((await session.exec(query)).all())
+            rows = (await session.exec(query)).all()
+        return _BY_END.paged(rows, lambda r: (r.ended_at, r.id))
 
     async def readable(
         self, principal: Principal, ids: list[uuid.UUID]

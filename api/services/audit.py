@@ -11,8 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
+from api.cursors import Keyset, whole
 from api.db import SessionMaker, reading
 from api.models import AuditEntry
+
+# Newest entry first, by id.
+_BY_ID = Keyset((whole,))
 
 # What a password change records instead of the value: neither the old nor the new one.
 PASSWORD_CHANGED = ["*", "*"]
@@ -44,15 +48,18 @@ class AuditLog:
         self._reads = reading(sessions)
 
     async def page(
-        self, principal: Principal, *, target: str | None, after: int | None, limit: int
-    ) -> list[AuditEntry]:
-        """Newest first, keyset-paginated on the entry id; administrators only."""
+        self, principal: Principal, *, target: str | None, after: str | None, limit: int
+    ) -> list[tuple[AuditEntry, str]]:
+        """Newest first, keyset-paginated on the entry id, with their cursors;
+        administrators only."""
         principal.require(Permission.USER_ADMIN)
+        position = _BY_ID.position(after)
         query = select(AuditEntry)
         if target is not None:
             query = query.where(col(AuditEntry.target) == target)
-        if after is not None:
-            query = query.where(col(AuditEntry.id) < after)
+        if position is not None:
+            query = query.where(col(AuditEntry.id) < position[0])
         query = query.order_by(col(AuditEntry.id).desc()).limit(limit)
         async with self._reads() as session:
-            return list((await session.exec(query)).all())
+            rows = (await session.exec(query)).all()
+        return _BY_ID.paged(rows, lambda r: (r.id,))

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
+from api.cursors import Keyset, text, version
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Forbidden, NotFound
 from api.jsonschemas import schema_problem
@@ -27,6 +28,9 @@ from engine.expressions import is_expression
 from engine.names import did_you_mean
 from engine.node_types import PRIORITY_MAX, PRIORITY_MIN
 from engine.validation import DefinitionInvalid, Problem, deployed_definition, parse_definition
+
+# Pages go by key, then newest version first.
+_BY_KEY = Keyset((text, version))
 
 
 def definition_problems(raw: dict[str, Any]) -> list[Problem]:
@@ -400,11 +404,12 @@ class DefinitionService:
         *,
         key: str | None,
         latest_only: bool,
-        after: tuple[str, int] | None,
+        after: str | None,
         limit: int,
-    ) -> list[ProcessDefinition]:
-        """Definitions the caller may read by key, then newest version first; `after` is
-        the (key, version) of the previous page's last row."""
+    ) -> list[tuple[ProcessDefinition, str]]:
+        """Definitions the caller may read by key, then newest version first, with their
+        cursors; `after` is the cursor of the previous page's last row."""
+        position = _BY_KEY.position(after)
         query = select(ProcessDefinition).where(readable_sql(principal))
         if key is not None:
             query = query.where(ProcessDefinition.key == key)
@@ -424,8 +429,8 @@ class DefinitionService:
                     col(ProcessDefinition.version) == newest.c.version,
                 ),
             )
-        if after is not None:
-            after_key, after_version = after
+        if position is not None:
+            after_key, after_version = position
             query = query.where(
                 sa.or_(
                     col(ProcessDefinition.key) > after_key,
@@ -439,7 +444,8 @@ class DefinitionService:
             col(ProcessDefinition.key), col(ProcessDefinition.version).desc()
         ).limit(limit)
         async with self._reads() as session:
-            return list((await session.exec(query)).all())
+            rows = (await session.exec(query)).all()
+        return _BY_KEY.paged(rows, lambda r: (r.key, r.version))
 
     @staticmethod
     async def _latest(session: Any, key: str) -> ProcessDefinition | None:

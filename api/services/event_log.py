@@ -43,12 +43,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from api.auth.principal import Principal
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import Keyset, whole
 from api.db import SessionMaker, reading
-from api.errors import BadUserInput
 from api.events import TASK_EVENT_TYPES
 from api.models import HistoryEvent, Task, overlaps
 from api.services.history import LOG_WRITER_LOCK
+
+# A client's `since`: the (tx, id) of the last event it read.
+_SINCE = Keyset((whole, whole), field="since")
 
 # Rows per statement: bounds the memory of one read; a full page is read on at once.
 PAGE = 500
@@ -79,14 +81,13 @@ class LogPosition:
     id: int
 
     def encode(self) -> str:
-        return encode_cursor(self.tx, self.id)
+        return _SINCE.cursor(self.tx, self.id)
 
     @classmethod
-    def decode(cls, cursor: str) -> LogPosition:
-        tx, id_ = decode_cursor(cursor, 2, field="since")
-        if not (isinstance(tx, int) and isinstance(id_, int)):
-            raise BadUserInput("invalid cursor", field="since")
-        return cls(tx, id_)
+    def decode(cls, cursor: str | None) -> LogPosition | None:
+        """The position a client's `since` names; None for none."""
+        position = _SINCE.position(cursor)
+        return None if position is None else cls(*position)
 
     @classmethod
     def of(cls, event: HistoryEvent) -> LogPosition:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from api.auth.principal import Principal
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import Keyset, as_given
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput
 from api.models import OPEN_TASK_STATUSES, ProcessDefinition, ProcessInstance, Task, task_is_open
@@ -116,18 +116,18 @@ class InboxService:
         # The cursor names its order: the values of one order can pass for another's (two
         # timestamps, or one key the other way round), and would page wrongly.
         signature = _signature(order)
+        # The inbox reads the values itself: what fails says which order the cursor was for.
+        keyset = Keyset((as_given, *(as_given for _ in keys)))
         statement = select(Task).where(*self._conditions(principal, query))
         statement = self._joined(statement, query)
         if after is not None:
-            statement = statement.where(_after(keys, _decode(after, signature, keys)))
+            statement = statement.where(_after(keys, _decode(keyset, after, signature, keys)))
         statement = statement.order_by(
             *(k.expression.desc() if k.descending else k.expression.asc() for k in keys)
         ).limit(limit)
         async with self._reads() as session:
             rows = (await session.exec(statement)).all()
-        return [
-            (task, encode_cursor(signature, *(k.value_of(task) for k in keys))) for task in rows
-        ]
+        return keyset.paged(rows, lambda task: (signature, *(k.value_of(task) for k in keys)))
 
     async def counts(self, principal: Principal) -> dict[str, int]:
         """The inbox badges: assigned to me, claimable through my groups, overdue."""
@@ -218,8 +218,10 @@ def _signature(order: tuple[TaskOrder, ...]) -> str:
     return ",".join(f"{o.field.value}:{'desc' if o.descending else 'asc'}" for o in order)
 
 
-def _decode(cursor: str, signature: str, keys: list[_Key]) -> list[Any]:
-    made_for, *raw = decode_cursor(cursor, len(keys) + 1)
+def _decode(keyset: Keyset, cursor: str, signature: str, keys: list[_Key]) -> list[Any]:
+    position = keyset.position(cursor)
+    assert position is not None
+    made_for, *raw = position
     if made_for != signature:
         raise BadUserInput("this cursor was made for another order", field="after")
     try:

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
+from api.cursors import Keyset, moment, row_id
 from api.db import SessionMaker, read_after_write, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unanswered
 from api.jsonschemas import validation_errors
@@ -31,6 +32,9 @@ from api.settings import Settings
 from api.workflow_updates import workflow_exists
 from engine.enums import OPEN_INSTANCE_STATUSES, InstanceStatus
 from engine.workflow_contract import UPDATE_STARTED, WORKFLOW_NAME, ProcessInput, workflow_id
+
+# Pages go newest first by (started_at, id).
+_BY_START = Keyset((moment, row_id))
 
 # The widths of process_instances.business_key and request_id.
 BUSINESS_KEY_LIMIT = 200
@@ -214,11 +218,13 @@ class InstanceService:
         definition_key: str | None,
         business_key: str | None,
         started_by_me: bool | None,
-        after: tuple[datetime, uuid.UUID] | None,
+        after: str | None,
         limit: int,
-    ) -> list[ProcessInstance]:
-        """Instances the caller may see, newest first, keyset-paginated on (started_at, id)."""
+    ) -> list[tuple[ProcessInstance, str]]:
+        """Instances the caller may see, newest first, keyset-paginated on (started_at, id),
+        with their cursors."""
         principal.require(Permission.INSTANCE_READ)
+        position = _BY_START.position(after)
         query = select(ProcessInstance).where(visible_sql(principal))
         if statuses:
             query = query.where(col(ProcessInstance.status).in_(statuses))
@@ -231,16 +237,17 @@ class InstanceService:
             query = query.join(
                 ProcessDefinition, col(ProcessDefinition.id) == ProcessInstance.definition_id
             ).where(col(ProcessDefinition.key) == definition_key)
-        if after is not None:
+        if position is not None:
             query = query.where(
                 sa.tuple_(col(ProcessInstance.started_at), col(ProcessInstance.id))
-                < sa.tuple_(*after)
+                < sa.tuple_(*position)
             )
         query = query.order_by(
             col(ProcessInstance.started_at).desc(), col(ProcessInstance.id).desc()
         ).limit(limit)
         async with self._reads() as session:
-            return list((await session.exec(query)).all())
+            rows = (await session.exec(query)).all()
+        return _BY_START.paged(rows, lambda r: (r.started_at, r.id))
 
     async def open_children(
         self, principal: Principal, instance_id: uuid.UUID

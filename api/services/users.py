@@ -7,8 +7,9 @@ permission; every GraphQL operation passes its caller."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,10 +32,14 @@ from api.auth.permissions import (
 from api.auth.principal import Principal
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import TokenIssuer
+from api.cursors import Keyset, text
 from api.db import SessionMaker, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unauthenticated
 from api.models import Group, Membership, Role, User
 from api.services.audit import PASSWORD_CHANGED, diff, record
+
+# Accounts page by username.
+_BY_USERNAME = Keyset((text,))
 
 MIN_PASSWORD = 8
 _ROLE_NAME = 64
@@ -54,6 +59,7 @@ class UserService:
         tokens: TokenIssuer,
         *,
         principal_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
         throttle: LoginThrottle | None = None,
         changes: PrincipalChanges | None = None,
     ) -> None:
@@ -64,9 +70,10 @@ class UserService:
         self._tokens = tokens
         # Every request needs its caller's groups and roles; kept for a few seconds, they
         # spare each request a statement. Changes made through this service show at once;
-        # changes made elsewhere (another API process, the CLI) within `principal_ttl`.
+        # changes made elsewhere (another API process, the CLI) within `principal_ttl`
+        # seconds of `clock` (which tests set, to expire entries without waiting).
         self._principals: TTLCache[uuid.UUID, Principal] | None = (
-            TTLCache(maxsize=10_000, ttl=principal_ttl) if principal_ttl > 0 else None
+            TTLCache(maxsize=10_000, ttl=principal_ttl, timer=clock) if principal_ttl > 0 else None
         )
 
     async def login(
@@ -231,14 +238,18 @@ class UserService:
             )
         return user
 
-    async def page(self, actor: Principal, *, after: str | None, limit: int) -> list[User]:
-        """Every account by username; administrators only."""
+    async def page(
+        self, actor: Principal, *, after: str | None, limit: int
+    ) -> list[tuple[User, str]]:
+        """Every account by username, with their cursors; administrators only."""
         actor.require(Permission.USER_ADMIN)
+        position = _BY_USERNAME.position(after)
         query = select(User)
-        if after is not None:
-            query = query.where(col(User.username) > after)
+        if position is not None:
+            query = query.where(col(User.username) > position[0])
         async with self._reads() as session:
-            return list((await session.exec(query.order_by(col(User.username)).limit(limit))).all())
+            rows = (await session.exec(query.order_by(col(User.username)).limit(limit))).all()
+        return _BY_USERNAME.paged(rows, lambda r: (r.username,))
 
     async def update_user(
         self, actor: Principal, user_id: uuid.UUID, changes: dict[str, str | None]

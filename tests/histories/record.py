@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/histories/record.py
 
-It runs every scenario of tests/test_templates.py on the real stack (as `make test`
+It runs every scenario of tests/template_scenarios.py on the real stack (as `make test`
 would: the machine's PostgreSQL and Redis, or embedded ones, and a Temporal dev server)
 with FLOWDESK_RECORD_HISTORIES pointing here, after removing the histories recorded
 before. Each completed instance leaves `<template>-<case>.json` (Temporal's JSON history
@@ -35,7 +35,7 @@ def main() -> int:
         "-q",
         "-p",
         "no:cacheprovider",
-        "tests/test_templates.py",
+        "tests/test_instances_templates.py",
         "-k",
         "test_template_runs_to_its_end",
     ]

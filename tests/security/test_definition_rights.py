@@ -4,6 +4,7 @@ were."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from api.db import SessionMaker
@@ -23,8 +24,9 @@ INSTANCE = f"query($id: ID!) {{ processInstance(id: $id) {{ {INSTANCE_FIELDS} }}
 async def test_a_plain_user_cannot_deploy_over_another_users_key(
     people: Any, sessions: SessionMaker
 ) -> None:
-    owner, intruder = await people(groups=["reviewers"]), await people()
-    mine = one_task()
+    group = f"reviewers-{uuid.uuid4().hex[:10]}"
+    owner, intruder = await people(groups=[group]), await people()
+    mine = one_task(group=group)
     await deploy(owner.client, mine)
     before = await snapshot(sessions, [mine["key"]])
 
