@@ -40,7 +40,7 @@ from api.services.users import UserService
 from api.settings import Settings
 from api.temporal import connect_temporal
 from tests.actions import ACTIONS
-from tests.client import PASSWORD, GraphQLClient
+from tests.client import GraphQLClient
 from tests.kit.http_stub import Stub, serve_stub
 from tests.kit.people import make_user  # moved there; kept importable from here
 from workers.actions import load_actions

@@ -6,8 +6,6 @@ from typing import Any
 import pytest
 
 from engine.bpmn import BpmnImportError, bpmn_to_definition, import_bpmn
-from engine.definition import Definition
-from engine.enums import NodeType
 from engine.validation import DefinitionInvalid, Problem, validate_definition
 
 SAMPLES = Path(__file__).parent / "bpmn"
