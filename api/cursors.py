@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
+import sqlalchemy as sa
 
 from api.errors import BadUserInput
 from api.inputs import check_value
@@ -110,3 +111,16 @@ class Keyset:
         except BadUserInput as exc:
             raise BadUserInput("invalid cursor", field=self.field) from exc
         return values
+
+
+SelectT = TypeVar("SelectT", bound="sa.Select[Any]")
+
+
+def newest_first(
+    query: SelectT, moment: Any, row_id: Any, position: tuple[Any, Any] | None, limit: int
+) -> SelectT:
+    """`query` newest first on (moment, row id), after `position`, at most `limit` rows: a
+    keyset page that an index on (moment, id) serves whatever its depth."""
+    if position is not None:
+        query = query.where(sa.tuple_(moment, row_id) < sa.tuple_(*position))
+    return query.order_by(moment.desc(), row_id.desc()).limit(limit)

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import col, select
 
 from api.auth.principal import Principal
-from api.cursors import Keyset, moment, row_id
+from api.cursors import Keyset, moment, newest_first, row_id
 from api.db import SessionMaker, engine_of, reading
 from api.errors import BadUserInput
 from api.models import ArchivedInstance, ProcessDefinition
@@ -177,14 +177,9 @@ class ArchiveService:
             query = query.join(
                 ProcessDefinition, col(ProcessDefinition.id) == ArchivedInstance.definition_id
             ).where(col(ProcessDefinition.key) == definition_key)
-        if position is not None:
-            query = query.where(
-                sa.tuple_(col(ArchivedInstance.ended_at), col(ArchivedInstance.id))
-                < sa.tuple_(*position)
-            )
-        query = query.order_by(
-            col(ArchivedInstance.ended_at).desc(), col(ArchivedInstance.id).desc()
-        ).limit(limit)
+        query = newest_first(
+            query, col(ArchivedInstance.ended_at), col(ArchivedInstance.id), position, limit
+        )
         async with self._reads() as session:
             rows = (await session.exec(query)).all()
         return _BY_END.paged(rows, lambda r: (r.ended_at, r.id))

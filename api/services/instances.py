@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.permissions import Permission
 from api.auth.principal import Principal
-from api.cursors import Keyset, moment, row_id
+from api.cursors import Keyset, moment, newest_first, row_id
 from api.db import SessionMaker, read_after_write, reading
 from api.errors import BadUserInput, Conflict, NotFound, Unanswered
 from api.jsonschemas import validation_errors
@@ -237,14 +237,9 @@ class InstanceService:
             query = query.join(
                 ProcessDefinition, col(ProcessDefinition.id) == ProcessInstance.definition_id
             ).where(col(ProcessDefinition.key) == definition_key)
-        if position is not None:
-            query = query.where(
-                sa.tuple_(col(ProcessInstance.started_at), col(ProcessInstance.id))
-                < sa.tuple_(*position)
-            )
-        query = query.order_by(
-            col(ProcessInstance.started_at).desc(), col(ProcessInstance.id).desc()
-        ).limit(limit)
+        query = newest_first(
+            query, col(ProcessInstance.started_at), col(ProcessInstance.id), position, limit
+        )
         async with self._reads() as session:
             rows = (await session.exec(query)).all()
         return _BY_START.paged(rows, lambda r: (r.started_at, r.id))
