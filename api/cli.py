@@ -245,6 +245,22 @@ def _command(
     )
 
 
+def _listing_options(
+    command: argparse.ArgumentParser, what: str, statuses: type[InstanceStatus | TaskStatus]
+) -> None:
+    """The filters `instances` and `tasks` share."""
+    command.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        type=statuses,
+        choices=list(statuses),
+        help="only these statuses; repeatable",
+    )
+    command.add_argument("--key", help=f"only {what} of this definition key")
+    command.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="flowdesk", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -285,30 +301,12 @@ def parser() -> argparse.ArgumentParser:
     )
     deploy.add_argument("files", nargs="+", type=Path, metavar="FILE")
     instances = _command(commands, "instances", "list process instances, newest first")
-    instances.add_argument(
-        "--status",
-        action="append",
-        default=[],
-        type=InstanceStatus,
-        choices=list(InstanceStatus),
-        help="only these statuses; repeatable",
-    )
-    instances.add_argument("--key", help="only instances of this definition key")
-    instances.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    _listing_options(instances, "instances", InstanceStatus)
     tasks = _command(
         commands, "tasks", "list open tasks, or the inbox of a user as GraphQL's tasks shows it"
     )
     tasks.add_argument("--user", help="the inbox of this username")
-    tasks.add_argument(
-        "--status",
-        action="append",
-        default=[],
-        type=TaskStatus,
-        choices=list(TaskStatus),
-        help="only these statuses; repeatable",
-    )
-    tasks.add_argument("--key", help="only tasks of this definition key")
-    tasks.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    _listing_options(tasks, "tasks", TaskStatus)
     backup = _command(
         commands, "backup", "take a base backup of the database server with pg_basebackup"
     )
